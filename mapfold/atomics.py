@@ -1,0 +1,101 @@
+"""Atomic operations and a sleep that jitted ``nogil`` code can call.
+
+Numba has no atomics for the CPU target, and the worker threads and the consumer thread share
+counters and ring slots, so these intrinsics emit the LLVM instructions directly. Each one works on
+one element of a one-dimensional integer array (``array[index]``), which is how the shared state is
+held: numpy arrays that Python and every thread can see.
+
+Orderings follow the usual publish/consume pattern: a writer fills a slot and then *releases* the
+slot's sequence number; a reader *acquires* the sequence number before it reads the slot.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+def _element_pointer(context, builder, array_type, array_value, index_value):
+    """Pointer to ``array[index]`` (no bounds check: callers index within their own arrays)."""
+    array = context.make_array(array_type)(context, builder, array_value)
+    return cgutils.get_item_pointer(context, builder, array_type, array, [index_value], wraparound=False)
+
+
+def _check_array(array_type) -> None:
+    if not (isinstance(array_type, types.Array) and array_type.ndim == 1 and isinstance(array_type.dtype, types.Integer)):
+        raise TypeError("atomics work on one-dimensional integer arrays")
+
+
+@intrinsic
+def atomic_add(typingctx, array, index, value):
+    """Add ``value`` to ``array[index]``; return the value it held before."""
+    _check_array(array)
+
+    def codegen(context, builder, signature, arguments):
+        array_value, index_value, add_value = arguments
+        pointer = _element_pointer(context, builder, signature.args[0], array_value, index_value)
+        add_value = context.cast(builder, add_value, signature.args[2], array.dtype)
+        return builder.atomic_rmw("add", pointer, add_value, "seq_cst")
+
+    return array.dtype(array, index, value), codegen
+
+
+@intrinsic
+def atomic_load_acquire(typingctx, array, index):
+    """Read ``array[index]`` so that writes released before it are visible after it."""
+    _check_array(array)
+
+    def codegen(context, builder, signature, arguments):
+        array_value, index_value = arguments
+        pointer = _element_pointer(context, builder, signature.args[0], array_value, index_value)
+        return builder.load_atomic(pointer, "acquire", array.dtype.bitwidth // 8)
+
+    return array.dtype(array, index), codegen
+
+
+@intrinsic
+def atomic_store_release(typingctx, array, index, value):
+    """Write ``array[index]`` after every write that came before it in this thread."""
+    _check_array(array)
+
+    def codegen(context, builder, signature, arguments):
+        array_value, index_value, store_value = arguments
+        pointer = _element_pointer(context, builder, signature.args[0], array_value, index_value)
+        store_value = context.cast(builder, store_value, signature.args[2], array.dtype)
+        builder.store_atomic(store_value, pointer, "release", array.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.none(array, index, value), codegen
+
+
+@intrinsic
+def atomic_compare_exchange(typingctx, array, index, expected, desired):
+    """Set ``array[index]`` to ``desired`` if it holds ``expected``; return whether it did."""
+    _check_array(array)
+
+    def codegen(context, builder, signature, arguments):
+        array_value, index_value, expected_value, desired_value = arguments
+        pointer = _element_pointer(context, builder, signature.args[0], array_value, index_value)
+        expected_value = context.cast(builder, expected_value, signature.args[2], array.dtype)
+        desired_value = context.cast(builder, desired_value, signature.args[3], array.dtype)
+        outcome = builder.cmpxchg(pointer, expected_value, desired_value, "acq_rel", "acquire")
+        return builder.extract_value(outcome, 1)
+
+    return types.boolean(array, index, expected, desired), codegen
+
+
+@intrinsic
+def sleep_microseconds(typingctx, microseconds):
+    """Sleep without holding the GIL (libc ``usleep``): how a blocked producer waits its turn."""
+    if not isinstance(microseconds, types.Integer):
+        raise TypeError("microseconds must be an integer")
+
+    def codegen(context, builder, signature, arguments):
+        usleep_type = ir.FunctionType(ir.IntType(32), [ir.IntType(32)])
+        usleep = cgutils.get_or_insert_function(builder.module, usleep_type, "usleep")
+        builder.call(usleep, [context.cast(builder, arguments[0], signature.args[0], types.uint32)])
+        return context.get_dummy_value()
+
+    return types.none(microseconds), codegen

@@ -1,0 +1,109 @@
+"""The ``mapfold`` command line: parse, call the library, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mapfold import __version__
+from mapfold.runner import CountResult, WorkerError, count_folds
+from mapfold.sender import SenderError
+from mapfold.shape import MAX_LEAVES, ShapeError, format_shape, parse_shape
+
+app = typer.Typer(
+    name="mapfold",
+    help="Count the distinct foldings of p1 x p2 x ... x pd maps, exactly, on every core.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+_stdout = Console()
+_stderr = Console(stderr=True)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    """Print a one-line error on stderr and return the Exit to raise."""
+    _stderr.print(f"mapfold: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"mapfold {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Count the distinct foldings of p1 x p2 x ... x pd maps, exactly, on every core."""
+
+
+@app.command(
+    help=(
+        "Count the foldings of a map, e.g. 2x5, 3x3x3, or 7 (a 1 x 7 strip). "
+        f"Maps of at most {MAX_LEAVES} leaves (the product of the sides). "
+        "Also reports the symmetric total (for a 1 x 2n strip, OEIS A007822(n))."
+    )
+)
+def count(
+    shape: Annotated[str, typer.Argument(help="Sides joined by 'x' (2x5, 2X5, 3x3x3); one number n is a 1 x n strip.")],
+    threads: Annotated[
+        Optional[int], typer.Option("--threads", "-t", help="Worker threads [default: the CPUs this process may use].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")] = False,
+    symmetric: Annotated[
+        bool,
+        typer.Option("--symmetric/--no-symmetric", help="Gather the symmetric total (costs a little speed)."),
+    ] = True,
+    progress: Annotated[
+        Optional[bool],
+        typer.Option("--progress/--no-progress", help="Show a progress bar on stderr [default: when stderr is a terminal]."),
+    ] = None,
+) -> None:
+    """Count the foldings of a map."""
+    try:
+        sides = parse_shape(shape)
+    except ShapeError as error:
+        raise _fail(str(error), 2) from None
+    if threads is not None and threads < 1:
+        raise _fail(f"--threads must be at least 1, got {threads}", 2)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    try:
+        result = count_folds(sides, threads=threads, symmetric=symmetric, progress=show_progress)
+    except KeyboardInterrupt:
+        raise _fail("interrupted; no total", 130) from None
+    except (WorkerError, SenderError) as error:
+        raise _fail(str(error), 1) from None
+    if as_json:
+        print(json.dumps(result.to_dict()))
+    else:
+        _stdout.print(_table(result))
+
+
+def _table(result: CountResult) -> Table:
+    """The human-readable form of a result."""
+    table = Table(title=f"mapfold {format_shape(result.shape)}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("shape", format_shape(result.shape))
+    table.add_row("leaves", str(result.leaves))
+    table.add_row("foldings", f"{result.folds_total:,}")
+    if result.symmetric_folds is not None:
+        label = "symmetric foldings"
+        if result.a007822_index is not None:
+            label += f" = A007822({result.a007822_index})"
+        table.add_row(label, f"{result.symmetric_folds:,}")
+    table.add_row("threads", str(result.threads))
+    table.add_row("tasks", str(result.tasks))
+    table.add_row("seconds", f"{result.elapsed_seconds:.3f}")
+    return table

@@ -1,0 +1,159 @@
+"""The jitted walk: Lunnon's depth-first enumeration of one subtree, with 64-bit gap masks.
+
+The pile is a cyclic doubly linked list through the sentinel leaf 0 (``leaf_below``,
+``leaf_above``). Leaves are inserted in order; for each leaf the usable gaps are the AND, over the
+dimensions that constrain it, of the gaps found by walking its already-placed neighbours
+(``usable_gaps``). The walk is normalised: leaf 1 sits just below the sentinel, so a leaf put at
+gap 0 (above leaf 1) can never complete and gap 0 is never offered. Each complete normalised
+folding stands for ``leaves_total`` foldings (any leaf may be on top).
+
+At the second-to-last leaf the walk does not insert the last leaf: the number of its usable gaps
+is the number of completions. When a sender is given, that node is pushed whole (its pile and its
+last-leaf gap mask), which stands for all of its completions.
+
+The kernel knows nothing of threads, tasks, progress or output: ``walk_subtree`` counts the
+completions below one node and returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from mapfold.bit_ops import lowest_bit_index, popcount
+
+_ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ONE = np.uint64(1)
+
+#: Returned by ``walk_subtree`` when it stopped early (stop flag, or a sender that was shut down).
+WALK_ABORTED = -1
+
+#: How many dead ends the walk passes between looks at the stop flag: rare enough to cost nothing,
+#: often enough that a stop is seen within milliseconds.
+_STOP_CHECK_INTERVAL = 1 << 14
+
+
+@njit(nogil=True, cache=True, inline="always")
+def usable_gaps(connection_graph: np.ndarray, leaf: int, leaf_below: np.ndarray) -> np.uint64:
+    """Gap mask for ``leaf`` (at least 2) given the pile of leaves ``1 .. leaf-1``.
+
+    Bit ``m`` set means ``leaf`` may go just below leaf ``m``. Gap 0 is never set (normalisation).
+    """
+    # Bits 1 .. leaf-1: every position in the pile except just below the sentinel.
+    usable = (_ALL_BITS >> np.uint64(64 - leaf)) & ~_ONE
+    for dimension in range(connection_graph.shape[0]):
+        neighbour = np.int64(connection_graph[dimension, leaf, leaf])
+        if neighbour == leaf:
+            continue  # no neighbour placed yet in this dimension: it allows every gap
+        dimension_gaps = np.uint64(0)
+        while neighbour != leaf:
+            dimension_gaps |= _ONE << np.uint64(neighbour)
+            neighbour = np.int64(connection_graph[dimension, leaf, leaf_below[neighbour]])
+        usable &= dimension_gaps
+    return usable
+
+
+@njit(nogil=True, cache=True, inline="always")
+def insert_leaf(leaf_below: np.ndarray, leaf_above: np.ndarray, leaf: int, gap: int) -> None:
+    """Put ``leaf`` into the pile just below leaf ``gap``."""
+    below = leaf_below[gap]
+    leaf_above[leaf] = gap
+    leaf_below[leaf] = below
+    leaf_below[gap] = leaf
+    leaf_above[below] = leaf
+
+
+@njit(nogil=True, cache=True, inline="always")
+def remove_leaf(leaf_below: np.ndarray, leaf_above: np.ndarray, leaf: int) -> None:
+    """Take ``leaf`` out of the pile, joining the leaves above and below it."""
+    above = leaf_above[leaf]
+    below = leaf_below[leaf]
+    leaf_below[above] = below
+    leaf_above[below] = above
+
+
+@njit(nogil=True, cache=True)
+def walk_subtree(
+    connection_graph: np.ndarray,
+    leaf_below: np.ndarray,
+    leaf_above: np.ndarray,
+    placed_leaves: int,
+    gap_masks: np.ndarray,
+    stop_flag: np.ndarray,
+    sender,
+) -> int:
+    """Count the normalised complete foldings below one node of the tree.
+
+    Parameters
+    ----------
+    connection_graph
+        From ``make_connection_graph``.
+    leaf_below, leaf_above
+        The pile holding leaves ``1 .. placed_leaves`` (leaf 1 just below the sentinel). Used as
+        working space and left as they came in.
+    placed_leaves
+        How many leaves the node has placed, ``1 .. leaves_total - 1``.
+    gap_masks
+        Scratch ``uint64`` array of at least ``leaves_total + 1`` entries.
+    stop_flag
+        ``int64`` array; a non-zero ``stop_flag[0]`` asks the walk to stop early.
+    sender
+        ``None``, or an object with ``push(leaf_below, last_leaf_gaps) -> bool`` (a
+        ``LeafBelowSender``) that receives every node missing only the last leaf, with the mask of
+        its completions; ``False`` means the consumer is gone and the walk stops.
+
+    Returns
+    -------
+    int
+        The number of normalised complete foldings (each stands for ``leaves_total`` foldings),
+        or ``WALK_ABORTED``.
+    """
+    leaves_total = leaf_below.shape[0] - 1
+    last_leaf = leaves_total
+    if placed_leaves == last_leaf - 1:
+        last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below)
+        if sender is not None and last_gaps != 0:
+            if not sender.push(leaf_below, last_gaps):
+                return WALK_ABORTED
+        return popcount(last_gaps)
+
+    completions = 0
+    dead_ends = 0
+    leaf = placed_leaves + 1
+    gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below)
+    while True:
+        gaps = gap_masks[leaf]
+        if gaps == 0:
+            # Every gap of this leaf is done: back up and take the previous leaf out.
+            leaf -= 1
+            if leaf == placed_leaves:
+                break
+            remove_leaf(leaf_below, leaf_above, leaf)
+            dead_ends += 1
+            if dead_ends == _STOP_CHECK_INTERVAL:
+                dead_ends = 0
+                if stop_flag[0] != 0:
+                    # Restore the pile above the node before leaving, as promised.
+                    while leaf > placed_leaves + 1:
+                        leaf -= 1
+                        remove_leaf(leaf_below, leaf_above, leaf)
+                    return WALK_ABORTED
+            continue
+        gap = lowest_bit_index(gaps)
+        gap_masks[leaf] = gaps & (gaps - _ONE)
+        insert_leaf(leaf_below, leaf_above, leaf, gap)
+        if leaf == last_leaf - 1:
+            last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below)
+            completions += popcount(last_gaps)
+            if sender is not None and last_gaps != 0:
+                if not sender.push(leaf_below, last_gaps):
+                    remove_leaf(leaf_below, leaf_above, leaf)
+                    while leaf > placed_leaves + 1:
+                        leaf -= 1
+                        remove_leaf(leaf_below, leaf_above, leaf)
+                    return WALK_ABORTED
+            remove_leaf(leaf_below, leaf_above, leaf)
+        else:
+            leaf += 1
+            gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below)
+    return completions

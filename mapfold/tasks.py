@@ -1,0 +1,114 @@
+"""Splitting the tree into independent tasks: the nodes at one depth of the walk.
+
+A task is the pile after the first ``depth`` leaves are placed (stored as its ``leaf_below`` row).
+The subtrees below distinct nodes of one depth are disjoint and together hold every folding, so the
+tasks divide the work without repeating any of it (unlike Lunnon's res/mod split, where every part
+walks the whole tree above the split leaf again).
+
+The depth is chosen from the tree itself: go one leaf deeper until there are enough tasks for every
+thread to stay busy to the end (many small tasks even out the luck of which subtree is large).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from mapfold.bit_ops import lowest_bit_index, popcount
+from mapfold.kernel import insert_leaf, usable_gaps
+
+#: Tasks wanted per worker thread before the splitter stops going deeper.
+TASKS_PER_THREAD = 64
+
+_ONE = np.uint64(1)
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """Nodes of the walk at one depth; each row of ``leaf_below`` is one task's pile."""
+
+    leaf_below: np.ndarray
+    placed_leaves: int
+
+    def __len__(self) -> int:
+        return int(self.leaf_below.shape[0])
+
+
+@njit(nogil=True, cache=True, inline="always")
+def pile_above(leaf_below: np.ndarray, leaf_above: np.ndarray) -> None:
+    """Fill ``leaf_above`` for the leaves in the pile by following ``leaf_below`` round the cycle."""
+    leaf = 0
+    while True:
+        below = leaf_below[leaf]
+        leaf_above[below] = leaf
+        leaf = below
+        if leaf == 0:
+            break
+
+
+@njit(nogil=True, cache=True)
+def _children(connection_graph: np.ndarray, nodes: np.ndarray, placed_leaves: int) -> np.ndarray:
+    """Every node one leaf deeper than ``nodes``: ``placed_leaves + 1`` placed, in walk order."""
+    leaves_total = nodes.shape[1] - 1
+    leaf = placed_leaves + 1
+    child_counts = np.zeros(nodes.shape[0], dtype=np.int64)
+    gap_sets = np.zeros(nodes.shape[0], dtype=np.uint64)
+    for row in range(nodes.shape[0]):
+        gap_sets[row] = usable_gaps(connection_graph, leaf, nodes[row])
+        child_counts[row] = popcount(gap_sets[row])
+    children = np.zeros((child_counts.sum(), leaves_total + 1), dtype=nodes.dtype)
+    leaf_below = np.zeros(leaves_total + 1, dtype=nodes.dtype)
+    leaf_above = np.zeros(leaves_total + 1, dtype=nodes.dtype)
+    child = 0
+    for row in range(nodes.shape[0]):
+        gaps = gap_sets[row]
+        while gaps != 0:
+            gap = lowest_bit_index(gaps)
+            gaps &= gaps - _ONE
+            leaf_below[:] = nodes[row]
+            pile_above(leaf_below, leaf_above)
+            insert_leaf(leaf_below, leaf_above, leaf, gap)
+            children[child] = leaf_below
+            child += 1
+    return children
+
+
+def root_node(leaves_total: int) -> np.ndarray:
+    """The pile holding leaf 1 alone, just below the sentinel: the root of the normalised walk."""
+    root = np.zeros((1, leaves_total + 1), dtype=np.int8)
+    root[0, 0] = 1
+    root[0, 1] = 0
+    return root
+
+
+def split_tasks(connection_graph: np.ndarray, threads: int, tasks_per_thread: int = TASKS_PER_THREAD) -> TaskSet:
+    """Choose a split depth and list its nodes.
+
+    Parameters
+    ----------
+    connection_graph
+        From ``make_connection_graph`` (at least 2 leaves).
+    threads
+        Worker threads that will share the tasks.
+    tasks_per_thread
+        Go deeper until there are at least this many tasks per thread, or only the last leaf is
+        left to place.
+
+    Returns
+    -------
+    TaskSet
+        The nodes at the chosen depth (possibly none, when the map has no folding at that depth).
+    """
+    leaves_total = connection_graph.shape[1] - 1
+    wanted = max(1, threads) * tasks_per_thread
+    nodes = root_node(leaves_total)
+    placed_leaves = 1
+    while len(nodes) < wanted and placed_leaves < leaves_total - 1:
+        deeper = _children(connection_graph, nodes, placed_leaves)
+        if len(deeper) == 0:
+            break  # nothing below: the current (dead) nodes are the whole, trivial, tree
+        nodes = deeper
+        placed_leaves += 1
+    return TaskSet(leaf_below=nodes, placed_leaves=placed_leaves)
