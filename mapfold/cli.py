@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from mapfold import __version__
+from mapfold.oeis import known_folds, known_symmetric
 from mapfold.runner import CountResult, WorkerError, count_folds
 from mapfold.sender import SenderError
-from mapfold.shape import MAX_LEAVES, ShapeError, format_shape, parse_shape
+from mapfold.shape import MAX_LEAVES, ShapeError, counted_sides, format_shape, parse_shape
 
 app = typer.Typer(
     name="mapfold",
@@ -103,6 +104,15 @@ def _table(result: CountResult) -> Table:
         if result.a007822_index is not None:
             label += f" = A007822({result.a007822_index})"
         table.add_row(label, f"{result.symmetric_folds:,}")
+    sides = counted_sides(tuple(result.shape))
+    for what, value, known in (
+        ("foldings", result.folds_total, known_folds(sides)),
+        ("symmetric", result.symmetric_folds, known_symmetric(sides)),
+    ):
+        if known is not None and value is not None:
+            sequence, index, expected = known
+            verdict = "matches" if value == expected else "DIFFERS"
+            table.add_row(f"OEIS {sequence}({index})", f"{expected:,} ({what}: {verdict})")
     table.add_row("threads", str(result.threads))
     table.add_row("tasks", str(result.tasks))
     table.add_row("seconds", f"{result.elapsed_seconds:.3f}")

@@ -28,8 +28,8 @@ from mapfold.atomics import atomic_add
 from mapfold.connection_graph import make_connection_graph
 from mapfold.kernel import WALK_ABORTED, walk_subtree
 from mapfold.sender import LeafBelowSender, SenderError
-from mapfold.shape import counted_sides, format_shape, validate_shape
-from mapfold.symmetry import SymmetricTotal, count_mirror_centres
+from mapfold.shape import counted_sides, validate_shape
+from mapfold.symmetry import SymmetricTotal
 from mapfold.tasks import TASKS_PER_THREAD, pile_above, split_tasks
 
 
@@ -176,7 +176,9 @@ def count_folds(
         handler = SymmetricTotal() if symmetric else None
         sender = LeafBelowSender(leaves_total + 1, handler, slots=sender_slots) if symmetric else None
         try:
-            completions = _run_workers(connection_graph, tasks.leaf_below, tasks.placed_leaves, threads, sender, progress, progress_file)
+            completions = _run_workers(
+                connection_graph, tasks.leaf_below, tasks.placed_leaves, threads, sender, progress, progress_file
+            )
         finally:
             if sender is not None:
                 sender.close()
@@ -217,12 +219,16 @@ def _run_workers(connection_graph, task_rows, placed_leaves, threads, sender, pr
 
         def work(index: int) -> None:
             try:
-                results[index] = _work_through_tasks(connection_graph, task_rows, placed_leaves, next_task, stop_flag, bar, sender)
+                results[index] = _work_through_tasks(
+                    connection_graph, task_rows, placed_leaves, next_task, stop_flag, bar, sender
+                )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)
                 stop_flag[0] = 1
 
-        workers = [threading.Thread(target=work, args=(index,), name=f"mapfold-worker-{index}", daemon=True) for index in range(threads)]
+        workers = [
+            threading.Thread(target=work, args=(index,), name=f"mapfold-worker-{index}", daemon=True) for index in range(threads)
+        ]
         for worker in workers:
             worker.start()
         try:
