@@ -31,7 +31,6 @@ Every pushed row is therefore consumed exactly once, whole, in claim order per s
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -58,8 +57,10 @@ _STATE_SIZE = 8  # room to spare so the counters do not share a cache line with 
 
 #: How long a producer that found the ring full sleeps before it looks again.
 _FULL_RING_WAIT_MICROSECONDS = 20
-#: How long the consumer sleeps when it found nothing to take.
-_IDLE_CONSUMER_WAIT_SECONDS = 0.0005
+#: How long the consumer sleeps between looks at an empty ring, and how long it keeps looking
+#: (without the GIL) before it goes back to Python to check whether the run is finishing.
+_EMPTY_RING_WAIT_MICROSECONDS = 20
+_EMPTY_RING_PATIENCE_MICROSECONDS = 2000
 
 #: A batch handler: receives ``(rows, last_leaf_gaps)`` for the rows taken in one batch.
 BatchHandler = Callable[[np.ndarray, np.ndarray], None]
@@ -138,8 +139,6 @@ class LeafBelowSender:
                     self._handler(self._batch_rows[:taken], self._batch_gaps[:taken])
                 elif finishing:
                     return
-                else:
-                    time.sleep(_IDLE_CONSUMER_WAIT_SECONDS)
         except BaseException as error:  # noqa: BLE001 - handed to the thread that calls close()
             self._error = error
             self.state[_FAILED] = 1  # producers waiting for room give up instead of hanging
@@ -183,14 +182,23 @@ def _take_ready(
     batch_rows: np.ndarray,
     batch_gaps: np.ndarray,
 ) -> int:
-    """Copy out the published rows in order (at most a batch) and free their slots; return how many."""
+    """Copy out the published rows in order (at most a batch) and free their slots; return how many.
+
+    When nothing is published yet it waits a little, without the GIL, so that a busy run is not
+    slowed by a consumer asleep in Python; it returns 0 when its patience runs out.
+    """
     slots = sequence.shape[0]
     position = state[_CONSUMED]
     taken = 0
+    waited = 0
     while taken < batch_rows.shape[0]:
         slot = position % slots
         if atomic_load_acquire(sequence, slot) != position + 1:
-            break  # not published yet: the batch ends here, in order
+            if taken > 0 or waited >= _EMPTY_RING_PATIENCE_MICROSECONDS:
+                break  # not published yet: the batch ends here, in order
+            sleep_microseconds(_EMPTY_RING_WAIT_MICROSECONDS)
+            waited += _EMPTY_RING_WAIT_MICROSECONDS
+            continue
         batch_rows[taken] = rows[slot]
         batch_gaps[taken] = last_leaf_gaps[slot]
         atomic_store_release(sequence, slot, position + slots)
@@ -253,27 +261,26 @@ def _overload_push(sender, leaf_below, last_leaf_gaps):
     """``sender.push(leaf_below, last_leaf_gaps) -> bool``: publish one row, waiting for room."""
 
     def push(sender, leaf_below, last_leaf_gaps):
-        sequence = sender.sequence
-        state = sender.state
-        slots = sequence.shape[0]
+        # The arrays are always reached through ``sender.`` rather than held in locals: a local
+        # array costs an atomic reference-count pair on every call, more than the push itself.
+        slots = sender.sequence.shape[0]
         while True:
-            position = atomic_load_acquire(state, _CLAIMED)
+            position = atomic_load_acquire(sender.state, _CLAIMED)
             slot = position % slots
-            free_for = atomic_load_acquire(sequence, slot)
+            free_for = atomic_load_acquire(sender.sequence, slot)
             if free_for == position:
-                if atomic_compare_exchange(state, _CLAIMED, position, position + 1):
+                if atomic_compare_exchange(sender.state, _CLAIMED, position, position + 1):
                     break  # the slot is ours alone
             elif free_for < position:
                 # Full ring: the consumer still has to read this slot's previous row.
-                if atomic_load_acquire(state, _FAILED) != 0:
+                if atomic_load_acquire(sender.state, _FAILED) != 0:
                     return False
                 sleep_microseconds(_FULL_RING_WAIT_MICROSECONDS)
             # else another producer claimed this position first: look again.
-        rows = sender.rows
-        for index in range(rows.shape[1]):
-            rows[slot, index] = leaf_below[index]
+        for index in range(sender.rows.shape[1]):
+            sender.rows[slot, index] = leaf_below[index]
         sender.last_leaf_gaps[slot] = last_leaf_gaps
-        atomic_store_release(sequence, slot, position + 1)  # publish, after the row is written
+        atomic_store_release(sender.sequence, slot, position + 1)  # publish, after the row is written
         return True
 
     return push

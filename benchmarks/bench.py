@@ -1,0 +1,860 @@
+"""The benchmark that ``make bench`` runs: mapfold against a peer package, a plain C walk, and its own goals.
+
+Figures (a ratio below 1 means mapfold is faster; each row shows both medians, the figure and its goal):
+
+1. mapfold, 1 thread, no symmetric total, against the peer's fastest fold route (``countFolds``);
+2. mapfold on 2 threads against 1 thread (the speedup, 1-thread median / 2-thread median);
+3. mapfold with the symmetric total against without it, 2 threads;
+4. mapfold's default (every CPU, symmetric on) against the peer's symmetric route (``countFoldsSymmetric``);
+5. mapfold, 1 thread, no symmetric total, against ``plain_walk.c`` (Lunnon's plain walk in C);
+6. whole-process wall time of ``mapfold count 2x5`` with a warm and with an empty numba cache;
+7. peak memory (max RSS) of ``mapfold count 2x14 --no-progress`` as a whole process.
+
+Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
+mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
+``peer.py`` (its own virtual environment, ``benchmarks/.peer-venv``, Python 3.13), the C walk by the
+seconds it reports itself. Every total is checked against the OEIS values in ``mapfold.oeis`` and
+against the other programs' totals; any difference is printed as a loud MISMATCH and makes the exit
+status 1. Progress goes to stderr, the table to stdout, everything to ``benchmarks/results.json``.
+
+Usage: ``python benchmarks/bench.py [--quick] [--repeats N] [--skip-peer]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import glob
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCHMARKS_DIR.parent
+BUILD_DIR = BENCHMARKS_DIR / "build"
+PLAIN_WALK_SOURCE = BENCHMARKS_DIR / "plain_walk.c"
+PLAIN_WALK_BINARY = BUILD_DIR / "plain_walk"
+PEER_SCRIPT = BENCHMARKS_DIR / "peer.py"
+PEER_VENV_DIR = BENCHMARKS_DIR / ".peer-venv"
+PEER_PACKAGE = "mapFolding"
+RESULTS_PATH = BENCHMARKS_DIR / "results.json"
+
+#: Longest any one child process (a peer run, a C walk, a mapfold command) may take.
+CHILD_TIMEOUT_SECONDS = 1200
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ShapePlan:
+    """The shapes of every figure, for a full run or a ``--quick`` smoke test."""
+
+    versus_peer_folds: tuple[Shape, ...]
+    thread_scaling: tuple[Shape, ...]
+    symmetric_cost: tuple[Shape, ...]
+    versus_peer_symmetric: tuple[Shape, ...]
+    versus_plain_walk: tuple[Shape, ...]
+    startup: Shape
+    peak_memory: Shape
+
+
+FULL_PLAN = ShapePlan(
+    versus_peer_folds=((2, 13), (5, 5), (3, 8), (1, 20)),
+    thread_scaling=((2, 13), (1, 20)),
+    symmetric_cost=((1, 20), (2, 12)),
+    versus_peer_symmetric=((1, 18), (1, 20)),
+    versus_plain_walk=((2, 13),),
+    startup=(2, 5),
+    peak_memory=(2, 14),
+)
+
+QUICK_PLAN = ShapePlan(
+    versus_peer_folds=((2, 9), (3, 5), (1, 14)),
+    thread_scaling=((2, 9), (1, 14)),
+    symmetric_cost=((1, 14), (2, 9)),
+    versus_peer_symmetric=((1, 12), (1, 14)),
+    versus_plain_walk=((2, 9),),
+    startup=(2, 5),
+    peak_memory=(2, 9),
+)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def say(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def shape_text(shape: Shape) -> str:
+    """``(2, 13)`` -> ``"2x13"``."""
+    return "x".join(str(side) for side in shape)
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of a non-empty sequence."""
+    return float(statistics.median(values))
+
+
+def output_tail(text: str | bytes | None, characters: int = 600) -> str:
+    """The last characters of a child's output, for an error message."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return text.strip()[-characters:]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The oracle: OEIS values copied into mapfold.oeis
+
+
+def load_oeis_values() -> dict[str, dict[int, int]]:
+    """``mapfold.oeis.VALUES``, or an empty dict (and a loud warning) when it cannot be imported."""
+    try:
+        from mapfold.oeis import VALUES
+    except ImportError as error:
+        say(f"WARNING: no oracle, mapfold.oeis could not be imported ({error}); totals are only cross-checked")
+        return {}
+    return VALUES
+
+
+def oracle_folds(values: dict[str, dict[int, int]], shape: Shape) -> int | None:
+    """The OEIS fold total of a map, where a copied sequence covers it."""
+    sides = sorted(side for side in shape if side > 1) or [1]
+    candidates: list[tuple[str, int]] = []
+    if len(sides) == 1:
+        candidates.append(("A000136", sides[0]))
+    if len(sides) == 2 and sides[0] == 2:
+        candidates.append(("A001415", sides[1]))
+    if len(sides) == 2 and sides[0] == 3:
+        candidates.append(("A001416", sides[1]))
+    if len(sides) == 2 and sides[0] == sides[1]:
+        candidates.append(("A001418", sides[0]))
+    if len(sides) >= 2 and all(side == 2 for side in sides):
+        candidates.append(("A001417", len(sides)))
+    if len(sides) >= 2 and all(side == 3 for side in sides):
+        candidates.append(("A195646", len(sides)))
+    for sequence, index in candidates:
+        value = values.get(sequence, {}).get(index)
+        if value is not None:
+            return value
+    return None
+
+
+def oracle_symmetric(values: dict[str, dict[int, int]], shape: Shape) -> int | None:
+    """The OEIS symmetric total of a 1 x M strip (A007822(M/2) for even M, A000682((M+1)/2) for odd M)."""
+    sides = [side for side in shape if side > 1]
+    if len(sides) != 1:
+        return None
+    strip = sides[0]
+    if strip % 2 == 0:
+        return values.get("A007822", {}).get(strip // 2)
+    return values.get("A000682", {}).get((strip + 1) // 2)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class Timing:
+    """Repeated timings of one program on one map, with the totals it returned."""
+
+    program: str
+    shape: str
+    seconds: list[float]
+    folds: int | None = None
+    symmetric: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median_seconds(self) -> float:
+        """The median of the timed runs."""
+        return median(self.seconds)
+
+
+@dataclass
+class FigureRow:
+    """One row of the final table: two measurements, the figure made of them and its goal."""
+
+    figure: int
+    title: str
+    shape: str
+    first_label: str
+    first_value: float | None
+    second_label: str
+    second_value: float | None
+    value: float | None
+    value_kind: str
+    goal: str
+    met: bool | None
+    note: str = ""
+
+
+class Bench:
+    """Runs the measurements, checks every total, and keeps the rows."""
+
+    def __init__(self, repeats: int, quick: bool, skip_peer: bool) -> None:
+        self.repeats = repeats
+        self.quick = quick
+        self.skip_peer = skip_peer
+        self.plan = QUICK_PLAN if quick else FULL_PLAN
+        self.oeis_values = load_oeis_values()
+        self.rows: list[FigureRow] = []
+        self.timings: list[Timing] = []
+        self.mismatches: list[str] = []
+        self.checks_passed = 0
+        self.notes: list[str] = []
+        self.mapfold_cache: dict[tuple[Shape, int, bool], Timing] = {}
+        self.peer_python: Path | None = None
+        self.plain_walk: Path | None = None
+        self.default_threads = 1
+
+    # -- checking ----------------------------------------------------------------------------------------------------
+
+    def check(self, what: str, got: int | None, expected: int | None, source: str) -> None:
+        """Compare a total with an expected value; a difference is a loud MISMATCH."""
+        if got is None or expected is None:
+            return
+        if got == expected:
+            self.checks_passed += 1
+            return
+        self.report_mismatch(f"MISMATCH: {what} = {got}, but {source} says {expected}")
+
+    def report_mismatch(self, message: str) -> None:
+        """Record a difference between totals and print it loudly."""
+        self.mismatches.append(message)
+        say("!" * 100)
+        say(message)
+        say("!" * 100)
+
+    def check_against_oracle(self, timing: Timing, shape: Shape) -> None:
+        """Check a timing's totals against the OEIS values."""
+        self.check(f"{timing.program} folds of {timing.shape}", timing.folds, oracle_folds(self.oeis_values, shape), "OEIS")
+        self.check(
+            f"{timing.program} symmetric total of {timing.shape}",
+            timing.symmetric,
+            oracle_symmetric(self.oeis_values, shape),
+            "OEIS",
+        )
+
+    # -- set-up ------------------------------------------------------------------------------------------------------
+
+    def build_plain_walk(self) -> None:
+        """Compile ``plain_walk.c`` (with ``-march=native`` if the compiler takes it) and check it on small maps."""
+        compiler = os.environ.get("CC", "cc")
+        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+        attempts = (
+            [compiler, "-O3", "-march=native", "-o", str(PLAIN_WALK_BINARY), str(PLAIN_WALK_SOURCE)],
+            [compiler, "-O3", "-o", str(PLAIN_WALK_BINARY), str(PLAIN_WALK_SOURCE)],
+        )
+        failure = ""
+        for command in attempts:
+            try:
+                completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+            except (OSError, subprocess.SubprocessError) as error:
+                failure = str(error)
+                continue
+            if completed.returncode == 0:
+                say(f"compiled the plain C walk: {' '.join(command)}")
+                self.plain_walk = PLAIN_WALK_BINARY
+                break
+            failure = output_tail(completed.stderr)
+        if self.plain_walk is None:
+            say(f"could not compile {PLAIN_WALK_SOURCE.name}; no C figures ({failure})")
+            self.notes.append(f"plain_walk.c did not compile: {failure}")
+            return
+        for shape in ((2, 5), (3, 3), (1, 8), (2, 2, 2)):
+            folds, _ = self.run_plain_walk(shape)
+            self.check(f"plain_walk folds of {shape_text(shape)}", folds, oracle_folds(self.oeis_values, shape), "OEIS")
+
+    def find_python313(self) -> Path | None:
+        """A Python 3.13 interpreter: ``$PEER_PYTHON``, pyenv's, or one on the PATH."""
+        candidates: list[str] = []
+        if os.environ.get("PEER_PYTHON"):
+            candidates.append(os.environ["PEER_PYTHON"])
+        pyenv = shutil.which("pyenv")
+        if pyenv:
+            try:
+                found = subprocess.run([pyenv, "which", "python3.13"], capture_output=True, text=True, timeout=30, check=False)
+                if found.returncode == 0 and found.stdout.strip():
+                    candidates.append(found.stdout.strip())
+            except (OSError, subprocess.SubprocessError):
+                pass
+        pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+        candidates.extend(sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.13*", "bin", "python3.13")), reverse=True))
+        on_path = shutil.which("python3.13")
+        if on_path:
+            candidates.append(on_path)
+        for candidate in candidates:
+            try:
+                probe = subprocess.run(
+                    [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if probe.returncode == 0 and probe.stdout.strip() == "3.13":
+                return Path(candidate)
+        return None
+
+    def peer_importable(self, python: Path) -> bool:
+        """Whether ``python`` can import the peer's counting entry points."""
+        try:
+            probe = subprocess.run(
+                [str(python), "-c", "from mapFolding.basecamp import countFolds, countFoldsSymmetric"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return probe.returncode == 0
+
+    def set_up_peer(self) -> None:
+        """Make ``benchmarks/.peer-venv`` with ``mapFolding`` installed, or say why there are no peer figures."""
+        if self.skip_peer:
+            say("--skip-peer: no peer figures")
+            self.notes.append("peer skipped (--skip-peer)")
+            return
+        venv_python = PEER_VENV_DIR / "bin" / "python"
+        if venv_python.exists() and self.peer_importable(venv_python):
+            self.peer_python = venv_python
+            say(f"peer venv ready: {PEER_VENV_DIR}")
+            return
+        python313 = self.find_python313()
+        if python313 is None:
+            self.give_up_on_peer("no Python 3.13 found (tried $PEER_PYTHON, pyenv, the PATH); mapFolding needs it")
+            return
+        say(f"making the peer venv with {python313} and installing {PEER_PACKAGE} (this takes a while the first time)")
+        steps = (
+            [str(python313), "-m", "venv", str(PEER_VENV_DIR)],
+            [str(venv_python), "-m", "pip", "install", "--quiet", PEER_PACKAGE],
+        )
+        for command in steps:
+            try:
+                completed = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=False)
+            except (OSError, subprocess.SubprocessError) as error:
+                self.give_up_on_peer(f"{' '.join(command)} failed: {error}")
+                return
+            if completed.returncode != 0:
+                self.give_up_on_peer(f"{' '.join(command)} failed: {output_tail(completed.stderr or completed.stdout)}")
+                return
+        if not self.peer_importable(venv_python):
+            self.give_up_on_peer(f"{PEER_PACKAGE} installed but mapFolding.basecamp.countFolds cannot be imported")
+            return
+        self.peer_python = venv_python
+        say(f"peer venv ready: {PEER_VENV_DIR}")
+
+    def give_up_on_peer(self, reason: str) -> None:
+        """Go on without peer figures, saying why."""
+        say(f"NO PEER FIGURES: {reason}")
+        self.notes.append(f"no peer figures: {reason}")
+        self.peer_python = None
+
+    def warm_up_mapfold(self) -> None:
+        """Compile (or load from numba's cache) every kernel mapfold uses, on small maps."""
+        from mapfold import count_folds
+
+        started = time.perf_counter()
+        for shape in ((2, 5), (1, 8)):
+            for threads in (1, 2):
+                for symmetric in (False, True):
+                    result = count_folds(shape, threads=threads, symmetric=symmetric)
+                    self.check(
+                        f"mapfold warm-up folds of {shape_text(shape)}",
+                        result.folds_total,
+                        oracle_folds(self.oeis_values, shape),
+                        "OEIS",
+                    )
+        self.default_threads = count_folds((2, 5)).threads
+        say(f"mapfold warmed up in {time.perf_counter() - started:.1f} s (its default is {self.default_threads} threads)")
+
+    # -- measuring ---------------------------------------------------------------------------------------------------
+
+    def time_mapfold(self, shape: Shape, threads: int, symmetric: bool) -> Timing:
+        """Median-ready timings of ``mapfold.count_folds`` in this process (cached: each setting runs once)."""
+        key = (shape, threads, symmetric)
+        if key in self.mapfold_cache:
+            return self.mapfold_cache[key]
+        from mapfold import count_folds
+
+        program = f"mapfold {threads}t {'sym' if symmetric else 'nosym'}"
+        timing = Timing(program=program, shape=shape_text(shape), seconds=[])
+        reported: list[float] = []
+        for run in range(self.repeats):
+            gc.collect()
+            started = time.perf_counter()
+            result = count_folds(shape, threads=threads, symmetric=symmetric)
+            seconds = time.perf_counter() - started
+            timing.seconds.append(seconds)
+            reported.append(result.elapsed_seconds)
+            for what, got, previous in (
+                ("folds", result.folds_total, timing.folds),
+                ("symmetric total", result.symmetric_folds, timing.symmetric),
+            ):
+                if previous is not None:
+                    self.check(f"{program} {what} of {timing.shape} (run {run + 1})", got, previous, "its first run")
+            timing.folds = result.folds_total
+            timing.symmetric = result.symmetric_folds
+            say(f"{program} {timing.shape}: {seconds:.3f} s (run {run + 1}/{self.repeats})")
+        timing.details = {"threads": threads, "symmetric": symmetric, "elapsed_seconds_reported": reported}
+        self.check_against_oracle(timing, shape)
+        self.mapfold_cache[key] = timing
+        self.timings.append(timing)
+        return timing
+
+    def time_peer(self, route: str, shape: Shape) -> Timing | None:
+        """Timings of the peer's route in its own process (``peer.py``), or ``None`` without a peer."""
+        if self.peer_python is None:
+            return None
+        command = [
+            str(self.peer_python),
+            str(PEER_SCRIPT),
+            "--route",
+            route,
+            "--shape",
+            shape_text(shape),
+            "--repeats",
+            str(self.repeats),
+        ]
+        say(f"peer {route} {shape_text(shape)}: {self.repeats} run(s) after a warm-up ...")
+        try:
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            self.notes.append(f"peer {route} {shape_text(shape)} failed: {error}")
+            say(f"peer {route} {shape_text(shape)} failed: {error}")
+            return None
+        lines = completed.stdout.strip().splitlines()
+        try:
+            report = json.loads(lines[-1]) if completed.returncode == 0 and lines else None
+        except json.JSONDecodeError:
+            report = None
+        if report is None:
+            failure = f"exit {completed.returncode}: {output_tail(completed.stderr or completed.stdout)}"
+            self.notes.append(f"peer {route} {shape_text(shape)} failed: {failure}")
+            say(f"peer {route} {shape_text(shape)} failed: {failure}")
+            return None
+        program = f"peer {route}"
+        timing = Timing(program=program, shape=shape_text(shape), seconds=[float(value) for value in report["seconds"]])
+        if route == "folds":
+            timing.folds = int(report["result"])
+        else:
+            timing.symmetric = int(report["result"])
+        timing.details = {key: report[key] for key in ("call", "version", "warmup_seconds", "results_agree") if key in report}
+        if not report.get("results_agree", True):
+            self.check(f"{program} {timing.shape}: repeated runs", 0, 1, "agreement between its repeats")
+        say(f"peer {route} {timing.shape}: " + ", ".join(f"{value:.3f}" for value in timing.seconds) + " s")
+        self.check_against_oracle(timing, shape)
+        self.timings.append(timing)
+        return timing
+
+    def run_plain_walk(self, shape: Shape) -> tuple[int | None, float | None]:
+        """One run of the C walk: (folds, its own compute seconds)."""
+        if self.plain_walk is None:
+            return None, None
+        command = [str(self.plain_walk), *[str(side) for side in shape]]
+        try:
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=False)
+            report = json.loads(completed.stdout)
+        except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as error:
+            say(f"plain_walk {shape_text(shape)} failed: {error}")
+            return None, None
+        return int(report["folds"]), float(report["seconds"])
+
+    def time_plain_walk(self, shape: Shape) -> Timing | None:
+        """Timings of the C walk, by the compute seconds it measures itself."""
+        if self.plain_walk is None:
+            return None
+        timing = Timing(program="plain_walk C", shape=shape_text(shape), seconds=[])
+        for run in range(self.repeats):
+            folds, seconds = self.run_plain_walk(shape)
+            if folds is None or seconds is None:
+                return None
+            if timing.folds is not None:
+                self.check(f"plain_walk folds of {timing.shape} (run {run + 1})", folds, timing.folds, "its first run")
+            timing.folds = folds
+            timing.seconds.append(seconds)
+            say(f"plain_walk C {timing.shape}: {seconds:.3f} s (run {run + 1}/{self.repeats})")
+        self.check_against_oracle(timing, shape)
+        self.timings.append(timing)
+        return timing
+
+    def run_mapfold_command(self, arguments: list[str], numba_cache_dir: str | None) -> tuple[float, int, str]:
+        """Run ``mapfold ARGS`` as a whole process: (wall seconds, max RSS in KiB, stdout).
+
+        ``os.wait4`` gives the resource usage of exactly this child.
+        """
+        executable = Path(sys.prefix) / "bin" / "mapfold"
+        if not executable.exists():
+            executable = REPO_DIR / ".venv" / "bin" / "mapfold"
+        environment = dict(os.environ)
+        if numba_cache_dir is not None:
+            environment["NUMBA_CACHE_DIR"] = numba_cache_dir
+        with tempfile.TemporaryFile() as stdout_file, tempfile.TemporaryFile() as stderr_file:
+            started = time.perf_counter()
+            process = subprocess.Popen([str(executable), *arguments], stdout=stdout_file, stderr=stderr_file, env=environment)
+            _, status, usage = os.wait4(process.pid, 0)
+            wall_seconds = time.perf_counter() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+            stdout_file.seek(0)
+            stderr_file.seek(0)
+            stdout = stdout_file.read().decode(errors="replace")
+            stderr = stderr_file.read().decode(errors="replace")
+        if process.returncode != 0:
+            raise RuntimeError(f"mapfold {' '.join(arguments)} exited {process.returncode}: {output_tail(stderr or stdout)}")
+        return wall_seconds, int(usage.ru_maxrss), stdout
+
+    # -- figures -----------------------------------------------------------------------------------------------------
+
+    def add_ratio_row(
+        self,
+        figure: int,
+        title: str,
+        shape: Shape,
+        first: Timing | None,
+        second: Timing | None,
+        goal_limit: float | None,
+        goal_is_at_most: bool = True,
+        value_kind: str = "ratio",
+        invert: bool = False,
+    ) -> None:
+        """A row comparing two timings: first/second (or second/first with ``invert``) against a goal."""
+        first_value = first.median_seconds if first else None
+        second_value = second.median_seconds if second else None
+        value: float | None = None
+        if first_value is not None and second_value is not None:
+            numerator, denominator = (second_value, first_value) if invert else (first_value, second_value)
+            value = numerator / denominator if denominator > 0 else float("inf")
+        met: bool | None = None
+        goal = "(none for this map)"
+        if goal_limit is not None:
+            goal = f"{'<=' if goal_is_at_most else '>='} {goal_limit:g}"
+            if value is not None:
+                met = value <= goal_limit if goal_is_at_most else value >= goal_limit
+        self.rows.append(
+            FigureRow(
+                figure=figure,
+                title=title,
+                shape=shape_text(shape),
+                first_label=first.program if first else "-",
+                first_value=first_value,
+                second_label=second.program if second else "(not measured)",
+                second_value=second_value,
+                value=value,
+                value_kind=value_kind,
+                goal=goal,
+                met=met,
+            )
+        )
+
+    def figure_versus_peer_folds(self) -> None:
+        """Figure 1: mapfold 1 thread, no symmetric total, against the peer's ``countFolds``."""
+        for shape in self.plan.versus_peer_folds:
+            ours = self.time_mapfold(shape, 1, False)
+            theirs = self.time_peer("folds", shape)
+            if theirs is not None:
+                self.check(f"mapfold folds of {ours.shape}", ours.folds, theirs.folds, "the peer")
+            self.add_ratio_row(1, "mapfold 1t vs peer countFolds", shape, ours, theirs, 0.67)
+
+    def figure_thread_scaling(self) -> None:
+        """Figure 2: the speedup of 2 threads over 1 thread (no symmetric total)."""
+        for shape in self.plan.thread_scaling:
+            one_thread = self.time_mapfold(shape, 1, False)
+            two_threads = self.time_mapfold(shape, 2, False)
+            self.check(f"mapfold 2t folds of {two_threads.shape}", two_threads.folds, one_thread.folds, "mapfold 1t")
+            self.add_ratio_row(
+                2, "speedup 1t/2t", shape, one_thread, two_threads, 1.8, goal_is_at_most=False, value_kind="speedup"
+            )
+
+    def figure_symmetric_cost(self) -> None:
+        """Figure 3: 2 threads with the symmetric total against without it."""
+        for shape in self.plan.symmetric_cost:
+            with_symmetric = self.time_mapfold(shape, 2, True)
+            without_symmetric = self.time_mapfold(shape, 2, False)
+            self.check(f"mapfold sym folds of {with_symmetric.shape}", with_symmetric.folds, without_symmetric.folds, "nosym")
+            self.add_ratio_row(3, "symmetric on/off, 2t", shape, with_symmetric, without_symmetric, 1.3)
+
+    def figure_versus_peer_symmetric(self) -> None:
+        """Figure 4: mapfold's default (every CPU, symmetric on) against the peer's ``countFoldsSymmetric``."""
+        shapes = self.plan.versus_peer_symmetric
+        for shape in shapes:
+            ours = self.time_mapfold(shape, self.default_threads, True)
+            theirs = self.time_peer("symmetric", shape)
+            if theirs is not None:
+                self.check(f"mapfold symmetric total of {ours.shape}", ours.symmetric, theirs.symmetric, "the peer")
+            goal = 0.2 if shape == shapes[-1] else None
+            self.add_ratio_row(4, f"mapfold default ({self.default_threads}t, sym) vs peer sym", shape, ours, theirs, goal)
+
+    def figure_versus_plain_walk(self) -> None:
+        """Figure 5: mapfold 1 thread, no symmetric total, against the plain C walk."""
+        for shape in self.plan.versus_plain_walk:
+            ours = self.time_mapfold(shape, 1, False)
+            plain = self.time_plain_walk(shape)
+            if plain is not None:
+                self.check(f"mapfold folds of {ours.shape}", ours.folds, plain.folds, "plain_walk C")
+            self.add_ratio_row(5, "mapfold 1t vs plain C walk", shape, ours, plain, 0.35)
+
+    def figure_startup(self) -> None:
+        """Figure 6: whole-process wall time of ``mapfold count 2x5``, warm numba cache and empty numba cache."""
+        shape = self.plan.startup
+        arguments = ["count", shape_text(shape)]
+        expected = oracle_folds(self.oeis_values, shape)
+        warm_seconds: list[float] = []
+        cold_seconds: list[float] = []
+        try:
+            with tempfile.TemporaryDirectory(prefix="mapfold-bench-warm-cache-") as warm_cache:
+                say(f"mapfold {' '.join(arguments)}: warming a fresh numba cache ...")
+                self.run_mapfold_command(arguments, warm_cache)
+                for run in range(self.repeats):
+                    seconds, _, stdout = self.run_mapfold_command(arguments, warm_cache)
+                    self.check_printed_total(arguments, stdout, expected)
+                    warm_seconds.append(seconds)
+                    say(f"mapfold {' '.join(arguments)} (warm cache): {seconds:.3f} s (run {run + 1}/{self.repeats})")
+            for run in range(self.repeats):
+                with tempfile.TemporaryDirectory(prefix="mapfold-bench-empty-cache-") as empty_cache:
+                    seconds, _, stdout = self.run_mapfold_command(arguments, empty_cache)
+                self.check_printed_total(arguments, stdout, expected)
+                cold_seconds.append(seconds)
+                say(f"mapfold {' '.join(arguments)} (empty cache): {seconds:.3f} s (run {run + 1}/{self.repeats})")
+        except (OSError, RuntimeError) as error:
+            say(f"startup figure failed: {error}")
+            self.notes.append(f"startup figure failed: {error}")
+        for label, seconds, limit in (("warm numba cache", warm_seconds, 1.0), ("empty numba cache", cold_seconds, 15.0)):
+            value = median(seconds) if seconds else None
+            self.timings.append(Timing(program=f"mapfold count ({label})", shape=shape_text(shape), seconds=seconds))
+            self.rows.append(
+                FigureRow(
+                    figure=6,
+                    title=f"process wall, {label}",
+                    shape=shape_text(shape),
+                    first_label=f"mapfold {' '.join(arguments)}",
+                    first_value=value,
+                    second_label="-",
+                    second_value=None,
+                    value=value,
+                    value_kind="seconds",
+                    goal=f"<= {limit:g} s",
+                    met=None if value is None else value <= limit,
+                )
+            )
+
+    def check_printed_total(self, arguments: list[str], stdout: str, expected: int | None) -> None:
+        """Check that the table ``mapfold count`` printed shows the expected fold total."""
+        if expected is None:
+            return
+        shown = f"{expected:,}"
+        if shown in stdout:
+            self.checks_passed += 1
+        else:
+            self.report_mismatch(f"MISMATCH: mapfold {' '.join(arguments)} did not print the OEIS total {shown}: {stdout!r}")
+
+    def figure_peak_memory(self) -> None:
+        """Figure 7: peak memory (max RSS) of ``mapfold count 2x14 --no-progress`` as a whole process, run once."""
+        shape = self.plan.peak_memory
+        arguments = ["count", shape_text(shape), "--no-progress"]
+        say(f"mapfold {' '.join(arguments)}: peak memory (one run) ...")
+        value: float | None = None
+        note = ""
+        try:
+            seconds, max_rss_kib, stdout = self.run_mapfold_command(arguments, None)
+            self.check_printed_total(arguments, stdout, oracle_folds(self.oeis_values, shape))
+            value = max_rss_kib * 1024 / 1e6
+            note = f"one run, {seconds:.1f} s wall"
+            say(f"mapfold {' '.join(arguments)}: max RSS {value:.1f} MB in {seconds:.1f} s")
+        except (OSError, RuntimeError) as error:
+            say(f"peak memory figure failed: {error}")
+            self.notes.append(f"peak memory figure failed: {error}")
+        self.rows.append(
+            FigureRow(
+                figure=7,
+                title="peak memory (max RSS)",
+                shape=shape_text(shape),
+                first_label=f"mapfold {' '.join(arguments)}",
+                first_value=value,
+                second_label="-",
+                second_value=None,
+                value=value,
+                value_kind="MB",
+                goal="<= 300 MB",
+                met=None if value is None else value <= 300,
+                note=note,
+            )
+        )
+
+    def run(self) -> None:
+        """Set up, warm up, and measure every figure."""
+        self.build_plain_walk()
+        self.set_up_peer()
+        self.warm_up_mapfold()
+        self.figure_versus_peer_folds()
+        self.figure_thread_scaling()
+        self.figure_symmetric_cost()
+        self.figure_versus_peer_symmetric()
+        self.figure_versus_plain_walk()
+        self.figure_startup()
+        self.figure_peak_memory()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Output
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """A figure as text."""
+    if value is None:
+        return "-"
+    if kind == "seconds":
+        return f"{value:.3f} s"
+    if kind == "MB":
+        return f"{value:.1f} MB"
+    return f"{value:.3f}"
+
+
+def format_seconds(value: float | None) -> str:
+    """A median time as text."""
+    return "-" if value is None else f"{value:.3f} s"
+
+
+def render_table(rows: list[FigureRow]) -> str:
+    """The rows as a plain, aligned text table."""
+    header = ("#", "figure", "map", "A", "median A", "B", "median B", "value", "goal", "met")
+    lines: list[tuple[str, ...]] = [header]
+    for row in rows:
+        met = {True: "yes", False: "NO", None: "-"}[row.met]
+        if row.value_kind == "MB":
+            first_median = format_value(row.first_value, row.value_kind)
+        else:
+            first_median = format_seconds(row.first_value)
+        value_text = format_value(row.value, row.value_kind)
+        if row.value_kind in ("ratio", "speedup"):
+            value_text += f" {row.value_kind}"
+        lines.append(
+            (
+                str(row.figure),
+                row.title,
+                row.shape,
+                row.first_label,
+                first_median,
+                row.second_label,
+                format_seconds(row.second_value),
+                value_text,
+                row.goal,
+                met + (f" ({row.note})" if row.note else ""),
+            )
+        )
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    right_aligned = {0, 4, 6, 7}
+    rendered: list[str] = []
+    for index, line in enumerate(lines):
+        cells = [
+            cell.rjust(widths[column]) if column in right_aligned else cell.ljust(widths[column])
+            for column, cell in enumerate(line)
+        ]
+        rendered.append("  ".join(cells).rstrip())
+        if index == 0:
+            rendered.append("  ".join("-" * width for width in widths))
+    return "\n".join(rendered)
+
+
+def environment_summary() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    summary: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    try:
+        import numba
+
+        import mapfold
+
+        summary["mapfold"] = mapfold.__version__
+        summary["numba"] = numba.__version__
+    except ImportError:
+        pass
+    return summary
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description="Benchmark mapfold against the peer package, a plain C walk and its goals.")
+    parser.add_argument("--quick", action="store_true", help="small maps and 1 repeat: a smoke test of about a minute")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 3, or 1 with --quick)")
+    parser.add_argument("--skip-peer", action="store_true", help="no peer venv, no peer figures")
+    parser.add_argument("--output", type=Path, default=RESULTS_PATH, help=f"where the JSON goes (default {RESULTS_PATH})")
+    arguments = parser.parse_args(argv)
+    if arguments.repeats is None:
+        arguments.repeats = 1 if arguments.quick else 3
+    if arguments.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 1 if any total differed from the oracle or another program."""
+    arguments = parse_arguments(argv)
+    environment = environment_summary()
+    load = environment.get("load_average_at_start")
+    if load and os.cpu_count() and load[0] > 0.5:
+        say(f"note: load average {load[0]:.2f} at start; other work on this machine will colour the timings")
+    started = time.perf_counter()
+    bench = Bench(repeats=arguments.repeats, quick=arguments.quick, skip_peer=arguments.skip_peer)
+    bench.run()
+    total_seconds = time.perf_counter() - started
+    environment["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+    title = f"mapfold benchmark ({'quick' if arguments.quick else 'full'}, median of {arguments.repeats} run(s))"
+    print(title)
+    print("value: ratio = median A / median B (below 1: mapfold A is faster); speedup = median A / median B")
+    print(render_table(bench.rows))
+    if arguments.quick:
+        print("quick run: the maps are too small for the ratios to mean anything; it only shows that everything runs")
+    print(f"totals checked: {bench.checks_passed} agreed, {len(bench.mismatches)} MISMATCH(ES); {total_seconds:.0f} s in all")
+    for note in bench.notes:
+        print(f"note: {note}")
+    for mismatch in bench.mismatches:
+        print(f"!!! {mismatch}")
+
+    results = {
+        "mode": "quick" if arguments.quick else "full",
+        "repeats": arguments.repeats,
+        "environment": environment,
+        "rows": [asdict(row) for row in bench.rows],
+        "timings": [
+            asdict(timing) | {"median_seconds": timing.median_seconds if timing.seconds else None} for timing in bench.timings
+        ],
+        "checks_passed": bench.checks_passed,
+        "mismatches": bench.mismatches,
+        "notes": bench.notes,
+        "total_seconds": round(total_seconds, 3),
+    }
+    try:
+        arguments.output.write_text(json.dumps(results, indent=2) + "\n")
+        say(f"wrote {arguments.output}")
+    except OSError as error:
+        say(f"could not write {arguments.output}: {error}")
+    return 1 if bench.mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
