@@ -11,6 +11,13 @@ At the second-to-last leaf the walk does not insert the last leaf: the number of
 is the number of completions. When a sender is given, that node is pushed whole (its pile and its
 last-leaf gap mask), which stands for all of its completions.
 
+Halving by reflection: turning a folded pile upside down gives another folding, and on the
+normalised cycle read from leaf 1 (``1, s_2, ..., s_N``) it reverses the order of ``s_2 .. s_N``.
+So exactly one folding of each mirror pair has leaf 2 above leaf 3 (for N >= 3 no folding is its
+own reflection, since ``s_2 != s_N``). With ``halved`` the walk puts leaf 3 only below leaf 2 (the
+order of leaves 2 and 3 never changes after that), walks half the tree, and every completion
+stands for two foldings. Consumers that need every folding expand each one with its reflection.
+
 The kernel knows nothing of threads, tasks, progress or output: ``walk_subtree`` counts the
 completions below one node and returns.
 """
@@ -24,6 +31,8 @@ from mapfold.bit_ops import lowest_bit_index, popcount
 
 _ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ONE = np.uint64(1)
+#: With halving, the only gap offered to leaf 3: just below leaf 2.
+_BELOW_LEAF_TWO = np.uint64(1 << 2)
 
 #: Returned by ``walk_subtree`` when it stopped early (stop flag, or a sender that was shut down).
 WALK_ABORTED = -1
@@ -34,13 +43,16 @@ _STOP_CHECK_INTERVAL = 1 << 14
 
 
 @njit(nogil=True, cache=True, inline="always")
-def usable_gaps(connection_graph: np.ndarray, leaf: int, leaf_below: np.ndarray) -> np.uint64:
+def usable_gaps(connection_graph: np.ndarray, leaf: int, leaf_below: np.ndarray, halved: bool) -> np.uint64:
     """Gap mask for ``leaf`` (at least 2) given the pile of leaves ``1 .. leaf-1``.
 
-    Bit ``m`` set means ``leaf`` may go just below leaf ``m``. Gap 0 is never set (normalisation).
+    Bit ``m`` set means ``leaf`` may go just below leaf ``m``. Gap 0 is never set (normalisation);
+    with ``halved``, leaf 3 goes below leaf 2 only (see the module docstring).
     """
     # Bits 1 .. leaf-1: every position in the pile except just below the sentinel.
     usable = (_ALL_BITS >> np.uint64(64 - leaf)) & ~_ONE
+    if halved and leaf == 3:
+        usable &= _BELOW_LEAF_TWO
     for dimension in range(connection_graph.shape[0]):
         neighbour = np.int64(connection_graph[dimension, leaf, leaf])
         if neighbour == leaf:
@@ -80,6 +92,7 @@ def walk_subtree(
     placed_leaves: int,
     gap_masks: np.ndarray,
     stop_flag: np.ndarray,
+    halved: bool,
     sender,
 ) -> int:
     """Count the normalised complete foldings below one node of the tree.
@@ -97,6 +110,9 @@ def walk_subtree(
         Scratch ``uint64`` array of at least ``leaves_total + 1`` entries.
     stop_flag
         ``int64`` array; a non-zero ``stop_flag[0]`` asks the walk to stop early.
+    halved
+        Walk only the foldings with leaf 2 above leaf 3 (each stands for itself and its
+        reflection); the caller doubles the count. Needs at least 3 leaves.
     sender
         ``None``, or an object with ``push(leaf_below, last_leaf_gaps) -> bool`` (a
         ``LeafBelowSender``) that receives every node missing only the last leaf, with the mask of
@@ -111,7 +127,7 @@ def walk_subtree(
     leaves_total = leaf_below.shape[0] - 1
     last_leaf = leaves_total
     if placed_leaves == last_leaf - 1:
-        last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below)
+        last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below, halved)
         if sender is not None and last_gaps != 0:
             if not sender.push(leaf_below, last_gaps):
                 return WALK_ABORTED
@@ -120,7 +136,7 @@ def walk_subtree(
     completions = 0
     dead_ends = 0
     leaf = placed_leaves + 1
-    gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below)
+    gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below, halved)
     while True:
         gaps = gap_masks[leaf]
         if gaps == 0:
@@ -143,7 +159,7 @@ def walk_subtree(
         gap_masks[leaf] = gaps & (gaps - _ONE)
         insert_leaf(leaf_below, leaf_above, leaf, gap)
         if leaf == last_leaf - 1:
-            last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below)
+            last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below, halved)
             completions += popcount(last_gaps)
             if sender is not None and last_gaps != 0:
                 if not sender.push(leaf_below, last_gaps):
@@ -155,5 +171,5 @@ def walk_subtree(
             remove_leaf(leaf_below, leaf_above, leaf)
         else:
             leaf += 1
-            gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below)
+            gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below, halved)
     return completions

@@ -82,7 +82,7 @@ def a007822_index(shape: tuple[int, ...]) -> int | None:
 
 
 @njit(nogil=True, cache=True)
-def _work_through_tasks(connection_graph, task_rows, placed_leaves, next_task, stop_flag, progress, sender) -> int:
+def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender) -> int:
     """One worker's whole share: claim tasks until none are left; return their completions.
 
     Returns ``WALK_ABORTED`` as soon as a walk stops early.
@@ -100,7 +100,7 @@ def _work_through_tasks(connection_graph, task_rows, placed_leaves, next_task, s
             return completions
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
-        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, sender)
+        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender)
         if found == WALK_ABORTED:
             return WALK_ABORTED
         completions += found
@@ -115,6 +115,7 @@ def count_folds(
     progress_file: IO[str] | None = None,
     tasks_per_thread: int = TASKS_PER_THREAD,
     sender_slots: int = 8192,
+    halve: bool = True,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -134,6 +135,9 @@ def count_folds(
         How many tasks per thread the splitter aims for.
     sender_slots
         Rows in the sender's ring.
+    halve
+        Walk half the tree, one folding of each mirror pair (maps of 3 or more leaves); turning it
+        off walks the whole tree, for checking the shortcut. Totals do not depend on it.
 
     Returns
     -------
@@ -170,15 +174,18 @@ def count_folds(
             symmetric_folds = handler.total
         sender_counts = SenderCounts(0, 0, 0) if symmetric else None
     else:
+        halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
-        tasks = split_tasks(connection_graph, threads, tasks_per_thread)
+        tasks = split_tasks(connection_graph, threads, halved, tasks_per_thread)
         task_count = len(tasks)
-        handler = SymmetricTotal() if symmetric else None
+        handler = SymmetricTotal(with_reflections=halved) if symmetric else None
         sender = LeafBelowSender(leaves_total + 1, handler, slots=sender_slots) if symmetric else None
         try:
             completions = _run_workers(
-                connection_graph, tasks.leaf_below, tasks.placed_leaves, threads, sender, progress, progress_file
+                connection_graph, tasks.leaf_below, tasks.placed_leaves, halved, threads, sender, progress, progress_file
             )
+            if halved:
+                completions *= 2  # each completion walked stands for itself and its reflection
         finally:
             if sender is not None:
                 sender.close()
@@ -201,7 +208,7 @@ def count_folds(
     )
 
 
-def _run_workers(connection_graph, task_rows, placed_leaves, threads, sender, progress, progress_file) -> int:
+def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file) -> int:
     """Run ``threads`` workers over the tasks; return the summed completions or raise."""
     next_task = np.zeros(1, dtype=np.int64)
     stop_flag = np.zeros(1, dtype=np.int64)
@@ -220,7 +227,7 @@ def _run_workers(connection_graph, task_rows, placed_leaves, threads, sender, pr
         def work(index: int) -> None:
             try:
                 results[index] = _work_through_tasks(
-                    connection_graph, task_rows, placed_leaves, next_task, stop_flag, bar, sender
+                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)

@@ -1,14 +1,28 @@
 """The symmetric filter: how many foldings are mirror images of themselves (OEIS A007822 for 1 x 2n).
 
-For a complete normalised folding, read the pile's cycle from leaf 1 (``s_1 = 1``,
-``s_{j+1} = leaf_below[s_j]``, ending at the sentinel ``s_{N+1} = 0``) and form the cyclic sequence
-of ``N + 1`` values ``v_0 = 1``, ``v_j = (s_{j+1} - s_j) mod N``. A centre ``c`` in ``0 .. N``
-counts when ``v[(c + k) mod (N + 1)] == v[(c - 2 - k) mod (N + 1)]`` for ``k = 0 .. N // 2 - 1``.
-Summing the centres over every complete folding of the normalised walk gives ``sum``; the
-symmetric total is ``(sum + 1) // 2``.
+The definition (``MAPFOLDING.md``): for a complete normalised folding, read the pile's cycle from
+leaf 1 (``s_1 = 1``, ``s_{j+1} = leaf_below[s_j]``, ending at the sentinel ``s_{N+1} = 0``) and
+form the cyclic sequence of ``L = N + 1`` steps ``v_0 = 1``, ``v_j = (s_{j+1} - s_j) mod N``. A
+centre ``c`` in ``0 .. N`` counts when ``v[(c + k) mod L] == v[(c - 2 - k) mod L]`` for
+``k = 0 .. N // 2 - 1``. The symmetric total is ``(sum of centres over all foldings + 1) // 2``.
 
-The consumer receives nodes missing only the last leaf, each with the mask of gaps where the last
-leaf can go; ``SymmetricTotal`` expands each into its complete foldings and adds their centres.
+How it is computed fast
+-----------------------
+Write the pile as values ``t_0 = 0`` (sentinel), ``t_1 = 1``, ``t_j = s_j mod N`` (leaf N counts as
+0). Summing the step conditions shows that centre ``c`` counts exactly when the mirror map
+``x -> 2c - 1 - x`` pairs every position with one whose value adds up to the same constant mod N.
+Those pairs cover all ``L`` positions, so the mirror image of positions 0 and 1 (values 0 and 1)
+must be two adjacent positions ``p, p + 1`` with ``t_{p+1} = t_p + 1 (mod N)``: an "up-step". So
+only up-steps are candidate mirrors (``x -> p + 1 - x``), and most foldings have one or two of
+them. When ``L`` is even, a mirror map comes from two centres (``c`` and ``c + L/2``) if ``p`` is
+even and from none if ``p`` is odd.
+
+The consumer receives nodes missing only the last leaf with the mask of gaps that complete them.
+Per node it reads the pile's order once and lists its up-steps (and down-steps, for reflections);
+per completion it adjusts those lists for the inserted last leaf and checks each candidate,
+stopping at the first pair that does not match. When the walk was halved by reflection
+(``mapfold.kernel``), each completion is checked together with its reflection
+``0, 1, t_N, ..., t_2``, whose up-steps are the pile's down-steps read backwards.
 """
 
 from __future__ import annotations
@@ -22,51 +36,60 @@ _ONE = np.uint64(1)
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _mirror_centres(steps: np.ndarray) -> int:
-    """How many centres the cyclic sequence ``steps`` (length ``N + 1``) is a mirror image about."""
-    length = steps.shape[0]
-    half = (length - 1) // 2
-    centres = 0
-    for centre in range(length):
-        mirrored = True
-        for offset in range(half):
-            ahead = centre + offset
-            if ahead >= length:
-                ahead -= length
-            behind = centre - 2 - offset
-            while behind < 0:
-                behind += length
-            if steps[ahead] != steps[behind]:
-                mirrored = False
-                break
-        if mirrored:
-            centres += 1
-    return centres
+def _completed_at(order: np.ndarray, gap_position: int, position: int) -> int:
+    """Value at ``position`` of the pile once the last leaf (value 0) sits just after ``gap_position``."""
+    if position <= gap_position:
+        return order[position]
+    if position == gap_position + 1:
+        return 0
+    return order[position - 1]
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _fill_steps(leaf_below: np.ndarray, last_leaf: int, last_leaf_gap: int, steps: np.ndarray) -> None:
-    """Steps ``v`` of the folding made by putting ``last_leaf`` just below ``last_leaf_gap``.
+def _value_at(order: np.ndarray, gap_position: int, leaves_total: int, reflected: bool, position: int) -> int:
+    """Value at ``position`` of the completed pile, or of its reflection ``0, 1, t_N, ..., t_2``."""
+    if reflected:
+        if position < 2:
+            return position
+        position = leaves_total + 2 - position
+    return _completed_at(order, gap_position, position)
 
-    The pile in ``leaf_below`` lacks ``last_leaf``; it is spliced in while reading, not written.
-    """
-    leaves_total = last_leaf
-    steps[0] = 1
-    leaf = 1
-    for step in range(1, leaves_total + 1):
-        if leaf == last_leaf:
-            below = leaf_below[last_leaf_gap]
-        elif leaf == last_leaf_gap:
-            below = last_leaf
-        else:
-            below = leaf_below[leaf]
-        steps[step] = (below - leaf + leaves_total) % leaves_total
-        leaf = below
+
+@njit(nogil=True, cache=True, inline="always")
+def _mirror_weight(order: np.ndarray, gap_position: int, leaves_total: int, reflected: bool, up_step: int) -> int:
+    """Centres contributed by the candidate mirror ``x -> up_step + 1 - x`` (0, 1 or 2)."""
+    length = leaves_total + 1
+    if length % 2 == 0 and up_step % 2 == 1:
+        return 0  # x -> odd - x is the mirror of no centre when L is even
+    target = 1 + _value_at(order, gap_position, leaves_total, reflected, up_step)
+    low = 1
+    high = up_step
+    for _ in range(length):
+        excess = (
+            _value_at(order, gap_position, leaves_total, reflected, low)
+            + _value_at(order, gap_position, leaves_total, reflected, high)
+            - target
+        )
+        if excess != 0 and excess != leaves_total and excess != -leaves_total:
+            return 0
+        low += 1
+        if low == length:
+            low = 0
+        high -= 1
+        if high < 0:
+            high = length - 1
+    return 2 if length % 2 == 0 else 1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _is_up_step(value: int, next_value: int, leaves_total: int) -> bool:
+    """``next_value == value + 1 (mod N)`` for values in ``0 .. N - 1``."""
+    return next_value == value + 1 or (value == leaves_total - 1 and next_value == 0)
 
 
 @njit(nogil=True, cache=True)
-def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray) -> int:
-    """Sum of mirror centres over every completion of every row.
+def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool) -> int:
+    """Sum of mirror centres over every completion of every row (and its reflection).
 
     Parameters
     ----------
@@ -74,22 +97,91 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray) -> int:
         ``(count, N + 1)`` ``leaf_below`` piles holding leaves ``1 .. N - 1``.
     last_leaf_gaps
         For each row, the mask of gaps where leaf ``N`` completes it.
+    with_reflections
+        Also count each completion's reflection (the walk was halved).
 
     Returns
     -------
     int
-        The sum of centres over all the completions.
+        The sum of centres over all the foldings.
     """
     leaves_total = rows.shape[1] - 1
-    steps = np.empty(leaves_total + 1, dtype=np.int64)
+    order = np.empty(leaves_total, dtype=np.int64)
+    position = np.empty(leaves_total, dtype=np.int64)
+    up_steps = np.empty(leaves_total + 2, dtype=np.int64)
+    down_steps = np.empty(leaves_total + 2, dtype=np.int64)
+    candidates = np.empty(leaves_total + 4, dtype=np.int64)
     centres = 0
     for row in range(rows.shape[0]):
+        # The node's pile in order from the sentinel, and its up- and down-steps (x -> x + 1).
+        leaf = 0
+        for index in range(leaves_total):
+            order[index] = leaf
+            position[leaf] = index
+            leaf = rows[row, leaf]
+        ups = 0
+        downs = 0
+        for index in range(leaves_total):
+            value = order[index]
+            next_value = order[index + 1] if index + 1 < leaves_total else 0
+            if _is_up_step(value, next_value, leaves_total):
+                up_steps[ups] = index
+                ups += 1
+            if _is_up_step(next_value, value, leaves_total):
+                down_steps[downs] = index
+                downs += 1
+
         gaps = last_leaf_gaps[row]
         while gaps != 0:
             gap = lowest_bit_index(gaps)
             gaps &= gaps - _ONE
-            _fill_steps(rows[row], leaves_total, gap, steps)
-            centres += _mirror_centres(steps)
+            gap_position = position[gap]  # the last leaf goes to gap_position + 1
+
+            # Up-steps of the completed pile: the node's, shifted past the insertion, less the
+            # one the insertion splits, plus (gap -> last leaf) when the gap is leaf N - 1.
+            count = 0
+            for index in range(ups):
+                step = up_steps[index]
+                if step != gap_position:
+                    candidates[count] = step if step < gap_position else step + 1
+                    count += 1
+            if gap == leaves_total - 1:
+                candidates[count] = gap_position
+                count += 1
+            for index in range(count):
+                centres += _mirror_weight(order, gap_position, leaves_total, False, candidates[index])
+
+            if with_reflections:
+                # Up-steps of the reflection 0, 1, t_N, ..., t_2: position 0 always; 1 when the
+                # bottom leaf is 2; N + 1 - y for each down-step y in 2 .. N - 1 of the pile;
+                # N when t_2 = N - 1.
+                count = 0
+                candidates[count] = 0
+                count += 1
+                if _completed_at(order, gap_position, leaves_total) == 2:
+                    candidates[count] = 1
+                    count += 1
+                for index in range(downs):
+                    step = down_steps[index]
+                    if step != gap_position:
+                        shifted = step if step < gap_position else step + 1
+                        if 2 <= shifted <= leaves_total - 1:
+                            candidates[count] = leaves_total + 1 - shifted
+                            count += 1
+                # The two steps the last leaf (value 0) makes with its neighbours.
+                if gap == 1 and 2 <= gap_position <= leaves_total - 1:
+                    candidates[count] = leaves_total + 1 - gap_position
+                    count += 1
+                after = gap_position + 1
+                if _completed_at(order, gap_position, after + 1 if after + 1 <= leaves_total else 0) == leaves_total - 1:
+                    if 2 <= after <= leaves_total - 1:
+                        candidates[count] = leaves_total + 1 - after
+                        count += 1
+                if _completed_at(order, gap_position, 2) == leaves_total - 1:
+                    candidates[count] = leaves_total
+                    count += 1
+                for index in range(count):
+                    centres += _mirror_weight(order, gap_position, leaves_total, True, candidates[index])
     return centres
 
 
@@ -98,13 +190,19 @@ class SymmetricTotal:
 
     Each call hands one batch to the jitted ``nogil`` ``count_mirror_centres``; the running sum of
     centres is a Python int, so it cannot overflow however long the run.
+
+    Parameters
+    ----------
+    with_reflections
+        The walk was halved by reflection: count each folding's reflection too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, with_reflections: bool = False) -> None:
         self.centres = 0
+        self.with_reflections = with_reflections
 
     def __call__(self, rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
-        self.centres += int(count_mirror_centres(rows, last_leaf_gaps))
+        self.centres += int(count_mirror_centres(rows, last_leaf_gaps, self.with_reflections))
 
     @property
     def total(self) -> int:

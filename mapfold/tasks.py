@@ -49,14 +49,14 @@ def pile_above(leaf_below: np.ndarray, leaf_above: np.ndarray) -> None:
 
 
 @njit(nogil=True, cache=True)
-def _children(connection_graph: np.ndarray, nodes: np.ndarray, placed_leaves: int) -> np.ndarray:
+def _children(connection_graph: np.ndarray, nodes: np.ndarray, placed_leaves: int, halved: bool) -> np.ndarray:
     """Every node one leaf deeper than ``nodes``: ``placed_leaves + 1`` placed, in walk order."""
     leaves_total = nodes.shape[1] - 1
     leaf = placed_leaves + 1
     child_counts = np.zeros(nodes.shape[0], dtype=np.int64)
     gap_sets = np.zeros(nodes.shape[0], dtype=np.uint64)
     for row in range(nodes.shape[0]):
-        gap_sets[row] = usable_gaps(connection_graph, leaf, nodes[row])
+        gap_sets[row] = usable_gaps(connection_graph, leaf, nodes[row], halved)
         child_counts[row] = popcount(gap_sets[row])
     children = np.zeros((child_counts.sum(), leaves_total + 1), dtype=nodes.dtype)
     leaf_below = np.zeros(leaves_total + 1, dtype=nodes.dtype)
@@ -83,7 +83,7 @@ def root_node(leaves_total: int) -> np.ndarray:
     return root
 
 
-def split_tasks(connection_graph: np.ndarray, threads: int, tasks_per_thread: int = TASKS_PER_THREAD) -> TaskSet:
+def split_tasks(connection_graph: np.ndarray, threads: int, halved: bool, tasks_per_thread: int = TASKS_PER_THREAD) -> TaskSet:
     """Choose a split depth and list its nodes.
 
     Parameters
@@ -92,6 +92,8 @@ def split_tasks(connection_graph: np.ndarray, threads: int, tasks_per_thread: in
         From ``make_connection_graph`` (at least 2 leaves).
     threads
         Worker threads that will share the tasks.
+    halved
+        Split the halved walk (leaf 3 below leaf 2 only); see ``mapfold.kernel``.
     tasks_per_thread
         Go deeper until there are at least this many tasks per thread, or only the last leaf is
         left to place.
@@ -106,7 +108,7 @@ def split_tasks(connection_graph: np.ndarray, threads: int, tasks_per_thread: in
     nodes = root_node(leaves_total)
     placed_leaves = 1
     while len(nodes) < wanted and placed_leaves < leaves_total - 1:
-        deeper = _children(connection_graph, nodes, placed_leaves)
+        deeper = _children(connection_graph, nodes, placed_leaves, halved)
         if len(deeper) == 0:
             break  # nothing below: the current (dead) nodes are the whole, trivial, tree
         nodes = deeper

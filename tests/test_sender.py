@@ -137,6 +137,9 @@ def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch):
     import mapfold.runner as runner
 
     class Broken:
+        def __init__(self, with_reflections: bool = False) -> None:
+            pass
+
         def __call__(self, rows, gaps):
             raise ValueError("filter broke")
 
