@@ -99,3 +99,30 @@ def sleep_microseconds(typingctx, microseconds):
         return context.get_dummy_value()
 
     return types.none(microseconds), codegen
+
+
+@intrinsic
+def copy_row(typingctx, target, target_row, source):
+    """Copy the one-dimensional ``source`` into row ``target_row`` of the 2-D C-contiguous ``target``.
+
+    One ``memcpy`` with no loop in numba's IR: a loop would split the caller into blocks across
+    which numba cannot cancel its reference counting, which then costs more than the copy.
+    """
+    if not (isinstance(target, types.Array) and target.ndim == 2 and target.layout == "C"):
+        raise TypeError("copy_row needs a 2-D C-contiguous target")
+    if not (isinstance(source, types.Array) and source.ndim == 1 and source.dtype == target.dtype):
+        raise TypeError("copy_row needs a 1-D source of the target's dtype")
+
+    def codegen(context, builder, signature, arguments):
+        target_value, row_value, source_value = arguments
+        target_array = context.make_array(signature.args[0])(context, builder, target_value)
+        source_array = context.make_array(signature.args[2])(context, builder, source_value)
+        width = builder.extract_value(target_array.shape, 1)
+        row_start = cgutils.get_item_pointer(
+            context, builder, signature.args[0], target_array, [row_value, context.get_constant(types.intp, 0)], wraparound=False
+        )
+        item_size = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(target.dtype)))
+        cgutils.raw_memcpy(builder, row_start, source_array.data, width, item_size)
+        return context.get_dummy_value()
+
+    return types.none(target, target_row, source), codegen

@@ -94,6 +94,7 @@ def walk_subtree(
     stop_flag: np.ndarray,
     halved: bool,
     sender,
+    lane: int,
 ) -> int:
     """Count the normalised complete foldings below one node of the tree.
 
@@ -114,9 +115,11 @@ def walk_subtree(
         Walk only the foldings with leaf 2 above leaf 3 (each stands for itself and its
         reflection); the caller doubles the count. Needs at least 3 leaves.
     sender
-        ``None``, or an object with ``push(leaf_below, last_leaf_gaps) -> bool`` (a
+        ``None``, or an object with ``push(lane, leaf_below, last_leaf_gaps) -> bool`` (a
         ``LeafBelowSender``) that receives every node missing only the last leaf, with the mask of
         its completions; ``False`` means the consumer is gone and the walk stops.
+    lane
+        The sender lane this walk pushes to (one per worker thread).
 
     Returns
     -------
@@ -129,7 +132,7 @@ def walk_subtree(
     if placed_leaves == last_leaf - 1:
         last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below, halved)
         if sender is not None and last_gaps != 0:
-            if not sender.push(leaf_below, last_gaps):
+            if not sender.push(lane, leaf_below, last_gaps):
                 return WALK_ABORTED
         return popcount(last_gaps)
 
@@ -162,7 +165,7 @@ def walk_subtree(
             last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below, halved)
             completions += popcount(last_gaps)
             if sender is not None and last_gaps != 0:
-                if not sender.push(leaf_below, last_gaps):
+                if not sender.push(lane, leaf_below, last_gaps):
                     remove_leaf(leaf_below, leaf_above, leaf)
                     while leaf > placed_leaves + 1:
                         leaf -= 1

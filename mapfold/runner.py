@@ -82,7 +82,7 @@ def a007822_index(shape: tuple[int, ...]) -> int | None:
 
 
 @njit(nogil=True, cache=True)
-def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender) -> int:
+def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender, lane) -> int:
     """One worker's whole share: claim tasks until none are left; return their completions.
 
     Returns ``WALK_ABORTED`` as soon as a walk stops early.
@@ -100,7 +100,7 @@ def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next
             return completions
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
-        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender)
+        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane)
         if found == WALK_ABORTED:
             return WALK_ABORTED
         completions += found
@@ -134,7 +134,7 @@ def count_folds(
     tasks_per_thread
         How many tasks per thread the splitter aims for.
     sender_slots
-        Rows in the sender's ring.
+        Rows in each worker's lane of the sender.
     halve
         Walk half the tree, one folding of each mirror pair (maps of 3 or more leaves); turning it
         off walks the whole tree, for checking the shortcut. Totals do not depend on it.
@@ -179,7 +179,7 @@ def count_folds(
         tasks = split_tasks(connection_graph, threads, halved, tasks_per_thread)
         task_count = len(tasks)
         handler = SymmetricTotal(with_reflections=halved) if symmetric else None
-        sender = LeafBelowSender(leaves_total + 1, handler, slots=sender_slots) if symmetric else None
+        sender = LeafBelowSender(leaves_total + 1, handler, lanes=threads, slots=sender_slots) if symmetric else None
         try:
             completions = _run_workers(
                 connection_graph, tasks.leaf_below, tasks.placed_leaves, halved, threads, sender, progress, progress_file
@@ -227,7 +227,7 @@ def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, se
         def work(index: int) -> None:
             try:
                 results[index] = _work_through_tasks(
-                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender
+                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)

@@ -1,31 +1,32 @@
 """``LeafBelowSender``: hand piles out of jitted ``nogil`` code to a Python consumer thread.
 
-Worker threads walking the tree inside nopython code call ``sender.push(leaf_below, last_leaf_gaps)``
-for every node whose only missing leaf is the last one; a consumer thread takes what they pushed in
-batches and hands each batch to a handler (a Python callable that calls a jitted ``nogil``
-function, so one Python call serves thousands of piles). No object mode is involved: the sender is
-a numba extension type whose native form is four numpy arrays.
+Worker threads walking the tree inside nopython code call
+``sender.push(lane, leaf_below, last_leaf_gaps)`` for every node whose only missing leaf is the
+last one; a consumer thread takes what they pushed in batches and hands each batch to a handler (a
+Python callable that calls a jitted ``nogil`` function, so one Python call serves thousands of
+piles). No object mode is involved: the sender is a numba extension type whose native form is four
+numpy arrays.
 
-The ring
---------
-A fixed ring of ``slots`` rows (bounded memory), shared by every producer and the one consumer, in
-the style of Dmitry Vyukov's bounded queue: each slot has a sequence number, and the counters
-``claimed`` (next position a producer may take) and ``consumed`` (next position the consumer reads)
-only grow. For the slot of position ``p`` (``p % slots``):
+Lanes: one single-producer ring per worker
+------------------------------------------
+Each worker owns a lane (its index), a fixed ring of ``slots`` rows (bounded memory) that only it
+writes and only the consumer reads. Each lane has two counters that only grow: ``written`` (rows
+the producer has published) and ``read`` (rows the consumer has taken), on separate cache lines.
 
-- ``sequence == p``: the slot is free for position ``p``. A producer claims it with a
-  compare-and-swap of ``claimed`` from ``p`` to ``p + 1``, so exactly one producer owns it;
-- the owner writes the row, then *releases* ``sequence = p + 1``: the slot is published only after
-  its contents are written, so the consumer can never read half an array;
-- the consumer *acquires* ``sequence``; when it is ``p + 1`` it copies the row out and releases
-  ``sequence = p + slots``: the slot is free for the position one lap later, never before it has
-  been read, so a slow consumer makes producers wait (backpressure) instead of losing rows;
-- ``sequence < p`` means the ring is full: the producer sleeps a few microseconds (releasing its
-  core to the consumer) and tries again, unless the consumer has failed, in which case ``push``
-  returns ``False`` and the producer's walk stops.
+- The producer writes the row into slot ``written % slots``, then *releases* ``written + 1``: a
+  row is published only after it is whole, so the consumer can never read half an array.
+- The consumer *acquires* ``written``, copies rows ``read .. written - 1`` out, then *releases*
+  ``read``: a slot is reused only after it has been read, so rows are never overwritten unread.
+- ``written - read == slots`` means the lane is full: the producer sleeps a few microseconds
+  (leaving its core to the consumer) and looks again (backpressure), unless the consumer has
+  failed, in which case ``push`` returns ``False`` and the producer's walk stops.
 
-Every pushed row is therefore consumed exactly once, whole, in claim order per slot. ``pushed`` and
-``consumed`` can be read after the run; after ``close()`` they are equal.
+Why lanes rather than one shared ring: with a single producer per ring a push needs no
+compare-and-swap and no shared counter, so it costs a copy of the row and one ordinary store;
+producers never contend with each other, only with the consumer, once per batch.
+
+Every pushed row is therefore consumed exactly once, whole, in order within its lane. ``pushed``
+and ``consumed`` can be read after the run; after ``close()`` they are equal.
 """
 
 from __future__ import annotations
@@ -47,20 +48,29 @@ from numba.extending import (
     unbox,
 )
 
-from mapfold.atomics import atomic_compare_exchange, atomic_load_acquire, atomic_store_release, sleep_microseconds
+from mapfold.atomics import atomic_load_acquire, atomic_store_release, copy_row, sleep_microseconds
 
-# Indices into the shared ``state`` array.
-_CLAIMED = 0  # positions claimed by producers so far (= rows pushed, once every push returned)
-_CONSUMED = 1  # positions the consumer has taken so far
-_FAILED = 2  # non-zero once the consumer has failed: producers stop waiting for room
-_STATE_SIZE = 8  # room to spare so the counters do not share a cache line with another array's end
+# Per-lane counters at ``cursors[lane * _CURSOR_WIDTH + counter]`` (flat, so the atomics index one
+# element of a one-dimensional array): written and read on separate 64-byte cache lines, so the
+# producer's stores and the consumer's stores never fight over one line.
+_WRITTEN = 0  # rows the lane's producer has published
+_READ_SEEN = 1  # the producer's last look at _READ (its own line: it need not look every push)
+_READ = 8  # rows the consumer has taken from the lane
+_CURSOR_WIDTH = 16
 
-#: How long a producer that found the ring full sleeps before it looks again.
-_FULL_RING_WAIT_MICROSECONDS = 20
-#: How long the consumer sleeps between looks at an empty ring, and how long it keeps looking
+# Shared flags in ``state``.
+_FAILED = 0  # non-zero once the consumer has failed: producers stop waiting for room
+_STATE_SIZE = 8
+
+#: How long a producer that found its lane full sleeps before it looks again.
+_FULL_LANE_WAIT_MICROSECONDS = 20
+#: How long the consumer sleeps between looks at empty lanes, and how long it keeps looking
 #: (without the GIL) before it goes back to Python to check whether the run is finishing.
-_EMPTY_RING_WAIT_MICROSECONDS = 20
-_EMPTY_RING_PATIENCE_MICROSECONDS = 2000
+_EMPTY_WAIT_MICROSECONDS = 20
+_EMPTY_PATIENCE_MICROSECONDS = 2000
+#: The consumer prefers to wait for this many rows before taking any: each look at a lane moves
+#: cache lines between cores, so fewer, larger batches cost the producers less.
+_PREFERRED_BATCH = 256
 
 #: A batch handler: receives ``(rows, last_leaf_gaps)`` for the rows taken in one batch.
 BatchHandler = Callable[[np.ndarray, np.ndarray], None]
@@ -71,7 +81,7 @@ class SenderError(RuntimeError):
 
 
 class LeafBelowSender:
-    """A bounded ring carrying ``leaf_below`` rows from jitted producers to a consumer thread.
+    """Single-producer rings (lanes) carrying ``leaf_below`` rows from jitted workers to a consumer thread.
 
     Parameters
     ----------
@@ -81,8 +91,10 @@ class LeafBelowSender:
         Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, an
         ``int8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
         arrays are reused for the next batch, so the handler must not keep them.
+    lanes
+        Producers: each pushes to its own lane, ``0 .. lanes - 1``, and no two push to one lane.
     slots
-        Rows the ring holds; producers wait when it is full.
+        Rows each lane holds (rounded up to a power of two); a producer waits when its lane is full.
     batch
         The most rows handed to the handler at once.
 
@@ -92,12 +104,13 @@ class LeafBelowSender:
     lets the consumer drain what is left, joins it, and raises ``SenderError`` if it failed.
     """
 
-    def __init__(self, width: int, handler: BatchHandler, slots: int = 8192, batch: int = 4096) -> None:
-        if width < 1 or slots < 1 or batch < 1:
-            raise ValueError("width, slots and batch must be positive")
-        self.rows = np.zeros((slots, width), dtype=np.int8)
-        self.last_leaf_gaps = np.zeros(slots, dtype=np.uint64)
-        self.sequence = np.arange(slots, dtype=np.int64)
+    def __init__(self, width: int, handler: BatchHandler, lanes: int = 1, slots: int = 8192, batch: int = 4096) -> None:
+        if width < 1 or lanes < 1 or slots < 1 or batch < 1:
+            raise ValueError("width, lanes, slots and batch must be positive")
+        slots = 1 << (slots - 1).bit_length()  # a power of two: the slot is a mask, not a division
+        self.rows = np.zeros((lanes * slots, width), dtype=np.int8)  # lane ``l`` is rows l*slots .. (l+1)*slots-1
+        self.last_leaf_gaps = np.zeros((lanes, slots), dtype=np.uint64)
+        self.cursors = np.zeros(lanes * _CURSOR_WIDTH, dtype=np.int64)
         self.state = np.zeros(_STATE_SIZE, dtype=np.int64)
         self._batch_rows = np.zeros((batch, width), dtype=np.int8)
         self._batch_gaps = np.zeros(batch, dtype=np.uint64)
@@ -109,19 +122,24 @@ class LeafBelowSender:
         self._consumer.start()
 
     @property
+    def lanes(self) -> int:
+        """Producers the sender was made for."""
+        return int(self.last_leaf_gaps.shape[0])
+
+    @property
     def slots(self) -> int:
-        """Rows the ring holds."""
+        """Rows all the lanes hold together."""
         return int(self.rows.shape[0])
 
     @property
     def pushed(self) -> int:
-        """Rows producers have pushed (claimed slots)."""
-        return int(self.state[_CLAIMED])
+        """Rows producers have published."""
+        return int(self.cursors[_WRITTEN::_CURSOR_WIDTH].sum())
 
     @property
     def consumed(self) -> int:
         """Rows the consumer has taken and handed on."""
-        return int(self.state[_CONSUMED])
+        return int(self.cursors[_READ::_CURSOR_WIDTH].sum())
 
     @property
     def failed(self) -> bool:
@@ -131,10 +149,10 @@ class LeafBelowSender:
     def _consume(self) -> None:
         try:
             while True:
-                # Read the flag before looking at the ring: if it was already set, every producer
-                # had returned, so an empty ring now means nothing more will come.
+                # Read the flag before looking at the lanes: if it was already set, every producer
+                # had returned, so empty lanes now mean nothing more will come.
                 finishing = self._finishing.is_set()
-                taken = _take_ready(self.rows, self.last_leaf_gaps, self.sequence, self.state, self._batch_rows, self._batch_gaps)
+                taken = _take_ready(self.rows, self.last_leaf_gaps, self.cursors, self._batch_rows, self._batch_gaps)
                 if taken:
                     self._handler(self._batch_rows[:taken], self._batch_gaps[:taken])
                 elif finishing:
@@ -175,36 +193,42 @@ class LeafBelowSender:
 
 @njit(nogil=True, cache=True)
 def _take_ready(
-    rows: np.ndarray,
-    last_leaf_gaps: np.ndarray,
-    sequence: np.ndarray,
-    state: np.ndarray,
-    batch_rows: np.ndarray,
-    batch_gaps: np.ndarray,
+    rows: np.ndarray, last_leaf_gaps: np.ndarray, cursors: np.ndarray, batch_rows: np.ndarray, batch_gaps: np.ndarray
 ) -> int:
-    """Copy out the published rows in order (at most a batch) and free their slots; return how many.
+    """Copy published rows out of every lane (at most a batch), free their slots; return how many.
 
-    When nothing is published yet it waits a little, without the GIL, so that a busy run is not
-    slowed by a consumer asleep in Python; it returns 0 when its patience runs out.
+    It waits a little, without the GIL, for a worthwhile batch (so that a busy run is not slowed by
+    a consumer asleep in Python, nor by one snatching rows one at a time); it returns what there is
+    when its patience runs out, possibly nothing.
     """
-    slots = sequence.shape[0]
-    position = state[_CONSUMED]
-    taken = 0
+    lanes = last_leaf_gaps.shape[0]
+    slots = last_leaf_gaps.shape[1]
+    worthwhile = min(_PREFERRED_BATCH, batch_rows.shape[0], max(1, lanes * slots // 2))
     waited = 0
-    while taken < batch_rows.shape[0]:
-        slot = position % slots
-        if atomic_load_acquire(sequence, slot) != position + 1:
-            if taken > 0 or waited >= _EMPTY_RING_PATIENCE_MICROSECONDS:
-                break  # not published yet: the batch ends here, in order
-            sleep_microseconds(_EMPTY_RING_WAIT_MICROSECONDS)
-            waited += _EMPTY_RING_WAIT_MICROSECONDS
-            continue
-        batch_rows[taken] = rows[slot]
-        batch_gaps[taken] = last_leaf_gaps[slot]
-        atomic_store_release(sequence, slot, position + slots)
-        position += 1
-        taken += 1
-    atomic_store_release(state, _CONSUMED, position)
+    while True:
+        ready = 0
+        for lane in range(lanes):
+            base = lane * _CURSOR_WIDTH
+            ready += atomic_load_acquire(cursors, base + _WRITTEN) - cursors[base + _READ]
+        if ready >= worthwhile or (ready > 0 and waited >= _EMPTY_PATIENCE_MICROSECONDS // 4):
+            break
+        if waited >= _EMPTY_PATIENCE_MICROSECONDS:
+            return 0
+        sleep_microseconds(_EMPTY_WAIT_MICROSECONDS)
+        waited += _EMPTY_WAIT_MICROSECONDS
+    taken = 0
+    for lane in range(lanes):
+        base = lane * _CURSOR_WIDTH
+        read = cursors[base + _READ]
+        written = atomic_load_acquire(cursors, base + _WRITTEN)
+        while read < written and taken < batch_rows.shape[0]:
+            slot = read & (slots - 1)
+            for index in range(rows.shape[1]):  # element by element: a row view would cost a refcount pair
+                batch_rows[taken, index] = rows[lane * slots + slot, index]
+            batch_gaps[taken] = last_leaf_gaps[lane, slot]
+            read += 1
+            taken += 1
+        atomic_store_release(cursors, base + _READ, read)  # the slots are free again
     return taken
 
 
@@ -213,7 +237,7 @@ def _take_ready(
 
 
 class LeafBelowSenderType(types.Type):
-    """Numba type of a ``LeafBelowSender``: the ring's arrays, nothing of the Python object."""
+    """Numba type of a ``LeafBelowSender``: its lanes' arrays, nothing of the Python object."""
 
     def __init__(self) -> None:
         super().__init__(name="LeafBelowSender")
@@ -223,8 +247,8 @@ leaf_below_sender_type = LeafBelowSenderType()
 
 _MEMBERS = [
     ("rows", types.Array(types.int8, 2, "C")),
-    ("last_leaf_gaps", types.Array(types.uint64, 1, "C")),
-    ("sequence", types.Array(types.int64, 1, "C")),
+    ("last_leaf_gaps", types.Array(types.uint64, 2, "C")),
+    ("cursors", types.Array(types.int64, 1, "C")),
     ("state", types.Array(types.int64, 1, "C")),
 ]
 
@@ -256,31 +280,38 @@ def _unbox_sender(typ, obj, c) -> NativeValue:
     return NativeValue(sender._getvalue(), is_error=is_error)
 
 
-@overload_method(LeafBelowSenderType, "push", jit_options={"nogil": True})
-def _overload_push(sender, leaf_below, last_leaf_gaps):
-    """``sender.push(leaf_below, last_leaf_gaps) -> bool``: publish one row, waiting for room."""
+@njit(nogil=True, cache=True)
+def _wait_for_room(cursors: np.ndarray, state: np.ndarray, base: int, written: int, slots: int) -> bool:
+    """Wait until the consumer has freed a slot of the lane at ``base``; ``False`` if it failed."""
+    while True:
+        read = atomic_load_acquire(cursors, base + _READ)
+        cursors[base + _READ_SEEN] = read
+        if written - read < slots:
+            return True
+        if atomic_load_acquire(state, _FAILED) != 0:
+            return False
+        sleep_microseconds(_FULL_LANE_WAIT_MICROSECONDS)
 
-    def push(sender, leaf_below, last_leaf_gaps):
+
+@overload_method(LeafBelowSenderType, "push", jit_options={"nogil": True})
+def _overload_push(sender, lane, leaf_below, last_leaf_gaps):
+    """``sender.push(lane, leaf_below, last_leaf_gaps) -> bool``: publish one row on a lane, waiting for room."""
+
+    def push(sender, lane, leaf_below, last_leaf_gaps):
         # The arrays are always reached through ``sender.`` rather than held in locals: a local
         # array costs an atomic reference-count pair on every call, more than the push itself.
-        slots = sender.sequence.shape[0]
-        while True:
-            position = atomic_load_acquire(sender.state, _CLAIMED)
-            slot = position % slots
-            free_for = atomic_load_acquire(sender.sequence, slot)
-            if free_for == position:
-                if atomic_compare_exchange(sender.state, _CLAIMED, position, position + 1):
-                    break  # the slot is ours alone
-            elif free_for < position:
-                # Full ring: the consumer still has to read this slot's previous row.
-                if atomic_load_acquire(sender.state, _FAILED) != 0:
-                    return False
-                sleep_microseconds(_FULL_RING_WAIT_MICROSECONDS)
-            # else another producer claimed this position first: look again.
-        for index in range(sender.rows.shape[1]):
-            sender.rows[slot, index] = leaf_below[index]
-        sender.last_leaf_gaps[slot] = last_leaf_gaps
-        atomic_store_release(sender.sequence, slot, position + 1)  # publish, after the row is written
+        slots = sender.last_leaf_gaps.shape[1]
+        base = lane * _CURSOR_WIDTH
+        written = sender.cursors[base + _WRITTEN]
+        if written - sender.cursors[base + _READ_SEEN] >= slots:
+            # Full as far as this producer last knew: the slow path lives in its own function so
+            # that this one stays a straight line.
+            if not _wait_for_room(sender.cursors, sender.state, base, written, slots):
+                return False
+        slot = written & (slots - 1)
+        copy_row(sender.rows, lane * slots + slot, leaf_below)
+        sender.last_leaf_gaps[lane, slot] = last_leaf_gaps
+        atomic_store_release(sender.cursors, base + _WRITTEN, written + 1)  # publish, after the row is written
         return True
 
     return push

@@ -14,7 +14,7 @@ from mapfold.sender import LeafBelowSender, SenderError
 
 @njit(nogil=True)
 def _produce(sender, producer, count):
-    """Push ``count`` distinct rows; each encodes its id in 7-bit chunks, filler, and a checksum."""
+    """Push ``count`` distinct rows on lane ``producer``; each encodes its id in 7-bit chunks, filler and a checksum."""
     width = sender.rows.shape[1]
     row = np.empty(width, dtype=np.int8)
     refused = 0
@@ -28,7 +28,7 @@ def _produce(sender, producer, count):
         for index in range(width - 1):
             checksum += row[index]
         row[width - 1] = checksum & 0x7F
-        if not sender.push(row, np.uint64(identity)):
+        if not sender.push(producer, row, np.uint64(identity)):
             refused += 1
     return refused
 
@@ -93,26 +93,26 @@ def _run_producers(sender, producers, count) -> list[int]:
     ("width", "count", "pause_seconds"),
     [
         (16, 3000, 0.0002),  # a slow consumer: producers keep meeting a full ring (backpressure)
-        (1 << 20, 150, 0.0),  # rows that take long to write, read as soon as published (torn reads)
+        (1 << 20, 600, 0.0),  # rows that take long to write, read as soon as published (torn reads)
     ],
 )
 def test_every_row_arrives_exactly_once_and_whole(width, count, pause_seconds):
     producers = 4
     consumer = _CheckingConsumer(pause_seconds=pause_seconds)
-    with LeafBelowSender(width, consumer, slots=4, batch=3) as sender:
+    with LeafBelowSender(width, consumer, lanes=producers, slots=4, batch=3) as sender:
         refused = _run_producers(sender, producers, count)
     assert refused == [0] * producers
     expected = sorted(producer * 1_000_000 + serial for producer in range(producers) for serial in range(count))
     assert sorted(consumer.seen) == expected
     assert consumer.torn == 0
     assert sender.pushed == sender.consumed == producers * count
-    assert sender.slots == 4
+    assert sender.slots == 4 * producers
 
 
 def test_a_failing_consumer_ends_the_run_without_a_hang():
     producers, count = 3, 5000
     consumer = _CheckingConsumer(pause_seconds=0.0, fail_after_batches=5)
-    sender = LeafBelowSender(16, consumer, slots=4, batch=2)
+    sender = LeafBelowSender(16, consumer, lanes=producers, slots=4, batch=2)
     outcome: dict[str, object] = {}
 
     def run():
@@ -154,7 +154,7 @@ def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch):
 
 def test_close_is_idempotent_and_counters_match():
     consumer = _CheckingConsumer(pause_seconds=0.0)
-    sender = LeafBelowSender(16, consumer, slots=8)
+    sender = LeafBelowSender(16, consumer, lanes=2, slots=8)
     _run_producers(sender, 2, 100)
     sender.close()
     sender.close()
