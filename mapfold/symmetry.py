@@ -36,48 +36,20 @@ _ONE = np.uint64(1)
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _completed_at(order: np.ndarray, gap_position: int, position: int) -> int:
-    """Value at ``position`` of the pile once the last leaf (value 0) sits just after ``gap_position``."""
-    if position <= gap_position:
-        return order[position]
-    if position == gap_position + 1:
-        return 0
-    return order[position - 1]
+def _mirror_weight(doubled_pile: np.ndarray, leaves_total: int, up_step: int) -> int:
+    """Centres contributed by the candidate mirror ``x -> up_step + 1 - x`` (0, 1 or 2).
 
-
-@njit(nogil=True, cache=True, inline="always")
-def _value_at(order: np.ndarray, gap_position: int, leaves_total: int, reflected: bool, position: int) -> int:
-    """Value at ``position`` of the completed pile, or of its reflection ``0, 1, t_N, ..., t_2``."""
-    if reflected:
-        if position < 2:
-            return position
-        position = leaves_total + 2 - position
-    return _completed_at(order, gap_position, position)
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _mirror_weight(order: np.ndarray, gap_position: int, leaves_total: int, reflected: bool, up_step: int) -> int:
-    """Centres contributed by the candidate mirror ``x -> up_step + 1 - x`` (0, 1 or 2)."""
+    ``doubled_pile`` holds the pile's ``L`` values twice over, so no index needs wrapping.
+    """
     length = leaves_total + 1
     if length % 2 == 0 and up_step % 2 == 1:
         return 0  # x -> odd - x is the mirror of no centre when L is even
-    target = 1 + _value_at(order, gap_position, leaves_total, reflected, up_step)
-    low = 1
-    high = up_step
-    for _ in range(length):
-        excess = (
-            _value_at(order, gap_position, leaves_total, reflected, low)
-            + _value_at(order, gap_position, leaves_total, reflected, high)
-            - target
-        )
+    target = 1 + np.int64(doubled_pile[up_step])
+    for offset in range(length):
+        # Pair positions 1 + offset and up_step - offset (taken mod L, here shifted by L).
+        excess = np.int64(doubled_pile[1 + offset]) + np.int64(doubled_pile[up_step + length - offset]) - target
         if excess != 0 and excess != leaves_total and excess != -leaves_total:
             return 0
-        low += 1
-        if low == length:
-            low = 0
-        high -= 1
-        if high < 0:
-            high = length - 1
     return 2 if length % 2 == 0 else 1
 
 
@@ -106,24 +78,28 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
         The sum of centres over all the foldings.
     """
     leaves_total = rows.shape[1] - 1
-    order = np.empty(leaves_total, dtype=np.int64)
-    position = np.empty(leaves_total, dtype=np.int64)
+    length = leaves_total + 1
+    # Unsigned bytes: leaves fit, and unsigned indices spare numba its negative-index checks.
+    order = np.empty(leaves_total, dtype=np.uint8)
+    position = np.empty(leaves_total, dtype=np.uint8)
+    pile = np.empty(2 * length, dtype=np.uint8)
+    reflection = np.empty(2 * length, dtype=np.uint8)
     up_steps = np.empty(leaves_total + 2, dtype=np.int64)
     down_steps = np.empty(leaves_total + 2, dtype=np.int64)
     candidates = np.empty(leaves_total + 4, dtype=np.int64)
     centres = 0
     for row in range(rows.shape[0]):
         # The node's pile in order from the sentinel, and its up- and down-steps (x -> x + 1).
-        leaf = 0
+        leaf = np.uint8(0)
         for index in range(leaves_total):
             order[index] = leaf
             position[leaf] = index
-            leaf = rows[row, leaf]
+            leaf = np.uint8(rows[row, leaf])
         ups = 0
         downs = 0
         for index in range(leaves_total):
-            value = order[index]
-            next_value = order[index + 1] if index + 1 < leaves_total else 0
+            value = np.int64(order[index])
+            next_value = np.int64(order[index + 1]) if index + 1 < leaves_total else 0
             if _is_up_step(value, next_value, leaves_total):
                 up_steps[ups] = index
                 ups += 1
@@ -135,7 +111,16 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
         while gaps != 0:
             gap = lowest_bit_index(gaps)
             gaps &= gaps - _ONE
-            gap_position = position[gap]  # the last leaf goes to gap_position + 1
+            gap_position = np.int64(position[gap])  # the last leaf (value 0) goes just after it
+            after = gap_position + 1
+            for index in range(after):
+                pile[index] = order[index]
+                pile[length + index] = order[index]
+            pile[after] = 0
+            pile[length + after] = 0
+            for index in range(after, leaves_total):
+                pile[index + 1] = order[index]
+                pile[length + index + 1] = order[index]
 
             # Up-steps of the completed pile: the node's, shifted past the insertion, less the
             # one the insertion splits, plus (gap -> last leaf) when the gap is leaf N - 1.
@@ -149,16 +134,23 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
                 candidates[count] = gap_position
                 count += 1
             for index in range(count):
-                centres += _mirror_weight(order, gap_position, leaves_total, False, candidates[index])
+                centres += _mirror_weight(pile, leaves_total, candidates[index])
 
             if with_reflections:
-                # Up-steps of the reflection 0, 1, t_N, ..., t_2: position 0 always; 1 when the
-                # bottom leaf is 2; N + 1 - y for each down-step y in 2 .. N - 1 of the pile;
+                # The reflection 0, 1, t_N, ..., t_2 and its up-steps: position 0 always; 1 when
+                # the bottom leaf is 2; N + 1 - y for each down-step y in 2 .. N - 1 of the pile;
                 # N when t_2 = N - 1.
+                reflection[0] = 0
+                reflection[1] = 1
+                reflection[length] = 0
+                reflection[length + 1] = 1
+                for index in range(2, length):
+                    reflection[index] = pile[leaves_total + 2 - index]
+                    reflection[length + index] = pile[leaves_total + 2 - index]
                 count = 0
                 candidates[count] = 0
                 count += 1
-                if _completed_at(order, gap_position, leaves_total) == 2:
+                if pile[leaves_total] == 2:
                     candidates[count] = 1
                     count += 1
                 for index in range(downs):
@@ -168,20 +160,18 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
                         if 2 <= shifted <= leaves_total - 1:
                             candidates[count] = leaves_total + 1 - shifted
                             count += 1
-                # The two steps the last leaf (value 0) makes with its neighbours.
+                # The two down-steps the last leaf (value 0) may make with its neighbours.
                 if gap == 1 and 2 <= gap_position <= leaves_total - 1:
                     candidates[count] = leaves_total + 1 - gap_position
                     count += 1
-                after = gap_position + 1
-                if _completed_at(order, gap_position, after + 1 if after + 1 <= leaves_total else 0) == leaves_total - 1:
-                    if 2 <= after <= leaves_total - 1:
-                        candidates[count] = leaves_total + 1 - after
-                        count += 1
-                if _completed_at(order, gap_position, 2) == leaves_total - 1:
+                if pile[after + 1] == leaves_total - 1 and 2 <= after <= leaves_total - 1:
+                    candidates[count] = leaves_total + 1 - after
+                    count += 1
+                if pile[2] == leaves_total - 1:
                     candidates[count] = leaves_total
                     count += 1
                 for index in range(count):
-                    centres += _mirror_weight(order, gap_position, leaves_total, True, candidates[index])
+                    centres += _mirror_weight(reflection, leaves_total, candidates[index])
     return centres
 
 
