@@ -36,12 +36,12 @@ def make_connection_graph(sides: tuple[int, ...]) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``int8`` array of shape ``(len(sides), N + 1, N + 1)``; small so the walk's working set
+        ``uint8`` array of shape ``(len(sides), N + 1, N + 1)``; small so the walk's working set
         stays in the first-level cache.
     """
     leaves_total = int(np.prod(sides))
     coordinates = leaf_coordinates(sides)
-    graph = np.zeros((len(sides), leaves_total + 1, leaves_total + 1), dtype=np.int8)
+    graph = np.zeros((len(sides), leaves_total + 1, leaves_total + 1), dtype=np.uint8)
     stride = 1  # leaves between neighbours along this dimension
     for dimension, side in enumerate(sides):
         for leaf in range(1, leaves_total + 1):

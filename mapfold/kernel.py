@@ -54,13 +54,15 @@ def usable_gaps(connection_graph: np.ndarray, leaf: int, leaf_below: np.ndarray,
     if halved and leaf == 3:
         usable &= _BELOW_LEAF_TWO
     for dimension in range(connection_graph.shape[0]):
-        neighbour = np.int64(connection_graph[dimension, leaf, leaf])
+        # Leaves stay unsigned bytes: unsigned indices spare numba its negative-index fix-ups on
+        # the walk's critical path (two dependent loads a step).
+        neighbour = connection_graph[dimension, leaf, leaf]
         if neighbour == leaf:
             continue  # no neighbour placed yet in this dimension: it allows every gap
         dimension_gaps = np.uint64(0)
         while neighbour != leaf:
             dimension_gaps |= _ONE << np.uint64(neighbour)
-            neighbour = np.int64(connection_graph[dimension, leaf, leaf_below[neighbour]])
+            neighbour = connection_graph[dimension, leaf, leaf_below[neighbour]]
         usable &= dimension_gaps
     return usable
 

@@ -88,8 +88,8 @@ def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next
     Returns ``WALK_ABORTED`` as soon as a walk stops early.
     """
     leaves_total = task_rows.shape[1] - 1
-    leaf_below = np.empty(leaves_total + 1, dtype=np.int8)
-    leaf_above = np.zeros(leaves_total + 1, dtype=np.int8)
+    leaf_below = np.empty(leaves_total + 1, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
     gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
     completions = 0
     while True:
@@ -170,7 +170,7 @@ def count_folds(
         symmetric_folds = None
         if symmetric:
             handler = SymmetricTotal()
-            handler(np.zeros((1, 2), dtype=np.int8), np.ones(1, dtype=np.uint64))
+            handler(np.zeros((1, 2), dtype=np.uint8), np.ones(1, dtype=np.uint64))
             symmetric_folds = handler.total
         sender_counts = SenderCounts(0, 0, 0) if symmetric else None
     else:

@@ -89,7 +89,7 @@ class LeafBelowSender:
         Length of every pushed row (``leaves_total + 1`` for a ``leaf_below`` array).
     handler
         Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, an
-        ``int8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
+        ``uint8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
         arrays are reused for the next batch, so the handler must not keep them.
     lanes
         Producers: each pushes to its own lane, ``0 .. lanes - 1``, and no two push to one lane.
@@ -108,11 +108,11 @@ class LeafBelowSender:
         if width < 1 or lanes < 1 or slots < 1 or batch < 1:
             raise ValueError("width, lanes, slots and batch must be positive")
         slots = 1 << (slots - 1).bit_length()  # a power of two: the slot is a mask, not a division
-        self.rows = np.zeros((lanes * slots, width), dtype=np.int8)  # lane ``l`` is rows l*slots .. (l+1)*slots-1
+        self.rows = np.zeros((lanes * slots, width), dtype=np.uint8)  # lane ``l`` is rows l*slots .. (l+1)*slots-1
         self.last_leaf_gaps = np.zeros((lanes, slots), dtype=np.uint64)
         self.cursors = np.zeros(lanes * _CURSOR_WIDTH, dtype=np.int64)
         self.state = np.zeros(_STATE_SIZE, dtype=np.int64)
-        self._batch_rows = np.zeros((batch, width), dtype=np.int8)
+        self._batch_rows = np.zeros((batch, width), dtype=np.uint8)
         self._batch_gaps = np.zeros(batch, dtype=np.uint64)
         self._handler = handler
         self._finishing = threading.Event()
@@ -246,7 +246,7 @@ class LeafBelowSenderType(types.Type):
 leaf_below_sender_type = LeafBelowSenderType()
 
 _MEMBERS = [
-    ("rows", types.Array(types.int8, 2, "C")),
+    ("rows", types.Array(types.uint8, 2, "C")),
     ("last_leaf_gaps", types.Array(types.uint64, 2, "C")),
     ("cursors", types.Array(types.int64, 1, "C")),
     ("state", types.Array(types.int64, 1, "C")),

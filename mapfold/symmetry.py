@@ -94,7 +94,7 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
         for index in range(leaves_total):
             order[index] = leaf
             position[leaf] = index
-            leaf = np.uint8(rows[row, leaf])
+            leaf = rows[row, leaf]
         ups = 0
         downs = 0
         for index in range(leaves_total):

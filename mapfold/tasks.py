@@ -77,7 +77,7 @@ def _children(connection_graph: np.ndarray, nodes: np.ndarray, placed_leaves: in
 
 def root_node(leaves_total: int) -> np.ndarray:
     """The pile holding leaf 1 alone, just below the sentinel: the root of the normalised walk."""
-    root = np.zeros((1, leaves_total + 1), dtype=np.int8)
+    root = np.zeros((1, leaves_total + 1), dtype=np.uint8)
     root[0, 0] = 1
     root[0, 1] = 0
     return root

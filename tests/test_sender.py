@@ -16,7 +16,7 @@ from mapfold.sender import LeafBelowSender, SenderError
 def _produce(sender, producer, count):
     """Push ``count`` distinct rows on lane ``producer``; each encodes its id in 7-bit chunks, filler and a checksum."""
     width = sender.rows.shape[1]
-    row = np.empty(width, dtype=np.int8)
+    row = np.empty(width, dtype=np.uint8)
     refused = 0
     for serial in range(count):
         identity = producer * 1_000_000 + serial
