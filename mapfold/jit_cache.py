@@ -27,30 +27,35 @@ def sources_digest() -> str:
     return digest.hexdigest()
 
 
-def _cache_dirs() -> list[Path]:
-    """Where numba may keep mapfold's compilations: beside the sources, or under NUMBA_CACHE_DIR."""
-    directories = [_PACKAGE_DIR / "__pycache__"]
-    user_cache = os.environ.get("NUMBA_CACHE_DIR")
-    if user_cache and Path(user_cache).is_dir():
-        directories += [path for path in Path(user_cache).rglob("*") if path.is_dir() and "mapfold" in path.as_posix()]
-    return directories
+def _cached_compilations(root: Path) -> list[Path]:
+    """mapfold's compilations under a cache root: beside the sources, or numba's per-package folders."""
+    if root == _PACKAGE_DIR / "__pycache__":
+        folders = [root]
+    else:  # NUMBA_CACHE_DIR holds one folder per package, named after it
+        folders = [path for path in root.glob("*mapfold*") if path.is_dir()]
+    return [cached for folder in folders for pattern in ("*.nbi", "*.nbc") for cached in folder.glob(pattern)]
 
 
 def drop_stale_compilations() -> None:
     """Delete cached compilations made from other sources than the ones installed now.
 
-    Never fails an import: if the cache cannot be read or written, numba simply compiles.
+    A stamp with the sources' digest sits at each cache root; a missing or different stamp means
+    the cached compilations there cannot be trusted. Never fails an import: if the cache cannot be
+    read or written, numba simply compiles.
     """
+    roots = [_PACKAGE_DIR / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        roots.append(Path(os.environ["NUMBA_CACHE_DIR"]))
     try:
         current = sources_digest()
-        for directory in _cache_dirs():
-            stamp = directory / _STAMP_NAME
+        for root in roots:
+            stamp = root / _STAMP_NAME
             if stamp.is_file() and stamp.read_text().strip() == current:
                 continue
-            if directory.is_dir():
-                for cached in list(directory.glob("*.nbi")) + list(directory.glob("*.nbc")):
+            if root.is_dir():
+                for cached in _cached_compilations(root):
                     cached.unlink(missing_ok=True)
-            directory.mkdir(parents=True, exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)
             stamp.write_text(current)
     except OSError:
         pass

@@ -27,12 +27,15 @@ stopping at the first pair that does not match. When the walk was halved by refl
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit, prange
 
 from mapfold.bit_ops import lowest_bit_index
 
 _ONE = np.uint64(1)
+_THREAD_POOL_TURN = threading.Lock()
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -45,8 +48,10 @@ def _mirror_weight(doubled_pile: np.ndarray, leaves_total: int, up_step: int) ->
     if length % 2 == 0 and up_step % 2 == 1:
         return 0  # x -> odd - x is the mirror of no centre when L is even
     target = 1 + np.int64(doubled_pile[up_step])
-    for offset in range(length):
-        # Pair positions 1 + offset and up_step - offset (taken mod L, here shifted by L).
+    # Pair positions 1 + offset and up_step - offset (taken mod L, here shifted by L). Offsets 0
+    # (1 with up_step) and L - 1 (0 with up_step + 1) hold by the choice of target and of the
+    # candidate; the rest cover every other pair (each twice, which only a success pays for).
+    for offset in range(1, length - 1):
         excess = np.int64(doubled_pile[1 + offset]) + np.int64(doubled_pile[up_step + length - offset]) - target
         if excess != 0 and excess != leaves_total and excess != -leaves_total:
             return 0
@@ -59,9 +64,13 @@ def _is_up_step(value: int, next_value: int, leaves_total: int) -> bool:
     return next_value == value + 1 or (value == leaves_total - 1 and next_value == 0)
 
 
-@njit(nogil=True, cache=True)
-def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool) -> int:
+@njit(nogil=True, cache=True, parallel=True)
+def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool, chunks: int) -> int:
     """Sum of mirror centres over every completion of every row (and its reflection).
+
+    The rows are split into chunks that numba's thread pool filters side by side, so a batch is
+    done in a fraction of the time one core would need: the filter costs more per folding than
+    the walk does, and this is what lets the consumer keep up with the workers.
 
     Parameters
     ----------
@@ -71,12 +80,26 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
         For each row, the mask of gaps where leaf ``N`` completes it.
     with_reflections
         Also count each completion's reflection (the walk was halved).
+    chunks
+        How many pieces to cut the rows into (a few per thread of numba's pool).
 
     Returns
     -------
     int
         The sum of centres over all the foldings.
     """
+    chunks = max(1, min(rows.shape[0], chunks))
+    centres = 0
+    for chunk in prange(chunks):
+        start = rows.shape[0] * chunk // chunks
+        stop = rows.shape[0] * (chunk + 1) // chunks
+        centres += _count_rows(rows, last_leaf_gaps, with_reflections, start, stop)
+    return centres
+
+
+@njit(nogil=True, cache=True)
+def _count_rows(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool, start: int, stop: int) -> int:
+    """``count_mirror_centres`` for rows ``start .. stop - 1``, on one thread."""
     leaves_total = rows.shape[1] - 1
     length = leaves_total + 1
     # Unsigned bytes: leaves fit, and unsigned indices spare numba its negative-index checks.
@@ -88,7 +111,7 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
     down_steps = np.empty(leaves_total + 2, dtype=np.int64)
     candidates = np.empty(leaves_total + 4, dtype=np.int64)
     centres = 0
-    for row in range(rows.shape[0]):
+    for row in range(start, stop):
         # The node's pile in order from the sentinel, and its up- and down-steps (x -> x + 1).
         leaf = np.uint8(0)
         for index in range(leaves_total):
@@ -192,7 +215,10 @@ class SymmetricTotal:
         self.with_reflections = with_reflections
 
     def __call__(self, rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
-        self.centres += int(count_mirror_centres(rows, last_leaf_gaps, self.with_reflections))
+        # numba's default thread pool must not be entered by two threads at once; runs in
+        # several Python threads of one process take turns here.
+        with _THREAD_POOL_TURN:
+            self.centres += int(count_mirror_centres(rows, last_leaf_gaps, self.with_reflections, 4 * get_num_threads()))
 
     @property
     def total(self) -> int:
