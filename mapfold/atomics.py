@@ -1,12 +1,13 @@
-"""Atomic operations and a sleep that jitted ``nogil`` code can call.
+"""Atomic operations, a sleep and a row copy that jitted ``nogil`` code can call.
 
 Numba has no atomics for the CPU target, and the worker threads and the consumer thread share
-counters and ring slots, so these intrinsics emit the LLVM instructions directly. Each one works on
-one element of a one-dimensional integer array (``array[index]``), which is how the shared state is
-held: numpy arrays that Python and every thread can see.
+counters (the task counter, the sender's lane counters), so these intrinsics emit the LLVM
+instructions directly. Each one works on one element of a one-dimensional integer array
+(``array[index]``), which is how the shared state is held: numpy arrays that Python and every
+thread can see.
 
-Orderings follow the usual publish/consume pattern: a writer fills a slot and then *releases* the
-slot's sequence number; a reader *acquires* the sequence number before it reads the slot.
+Orderings follow the usual publish/consume pattern: a producer writes a row and then *releases*
+its lane's counter; the consumer *acquires* the counter before it reads the rows it covers.
 """
 
 from __future__ import annotations
@@ -68,22 +69,6 @@ def atomic_store_release(typingctx, array, index, value):
         return context.get_dummy_value()
 
     return types.none(array, index, value), codegen
-
-
-@intrinsic
-def atomic_compare_exchange(typingctx, array, index, expected, desired):
-    """Set ``array[index]`` to ``desired`` if it holds ``expected``; return whether it did."""
-    _check_array(array)
-
-    def codegen(context, builder, signature, arguments):
-        array_value, index_value, expected_value, desired_value = arguments
-        pointer = _element_pointer(context, builder, signature.args[0], array_value, index_value)
-        expected_value = context.cast(builder, expected_value, signature.args[2], array.dtype)
-        desired_value = context.cast(builder, desired_value, signature.args[3], array.dtype)
-        outcome = builder.cmpxchg(pointer, expected_value, desired_value, "acq_rel", "acquire")
-        return builder.extract_value(outcome, 1)
-
-    return types.boolean(array, index, expected, desired), codegen
 
 
 @intrinsic

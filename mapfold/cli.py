@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from typing import Annotated, Optional
 
 import typer
@@ -79,12 +81,21 @@ def count(
     if threads is not None and threads < 1:
         raise _fail(f"--threads must be at least 1, got {threads}", 2)
     show_progress = sys.stderr.isatty() if progress is None else progress
+    # Ctrl-C only sets an event that the runner polls: a KeyboardInterrupt raised wherever the
+    # main thread happens to be can be swallowed (numba compiling, a __del__), and the run would
+    # go on.
+    interrupted = threading.Event()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # where signals can be handled
+    previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set()) if in_main_thread else None
     try:
-        result = count_folds(sides, threads=threads, symmetric=symmetric, progress=show_progress)
+        result = count_folds(sides, threads=threads, symmetric=symmetric, progress=show_progress, stop_event=interrupted)
     except KeyboardInterrupt:
         raise _fail("interrupted; no total", 130) from None
     except (WorkerError, SenderError) as error:
         raise _fail(str(error), 1) from None
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous_handler)
     if as_json:
         print(json.dumps(result.to_dict()))
     else:

@@ -116,6 +116,7 @@ def count_folds(
     tasks_per_thread: int = TASKS_PER_THREAD,
     sender_slots: int = 8192,
     halve: bool = True,
+    stop_event: threading.Event | None = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -138,6 +139,9 @@ def count_folds(
     halve
         Walk half the tree, one folding of each mirror pair (maps of 3 or more leaves); turning it
         off walks the whole tree, for checking the shortcut. Totals do not depend on it.
+    stop_event
+        Setting it (from a signal handler, say) stops every thread and raises
+        ``KeyboardInterrupt``, as Ctrl-C does.
 
     Returns
     -------
@@ -182,7 +186,15 @@ def count_folds(
         sender = LeafBelowSender(leaves_total + 1, handler, lanes=threads, slots=sender_slots) if symmetric else None
         try:
             completions = _run_workers(
-                connection_graph, tasks.leaf_below, tasks.placed_leaves, halved, threads, sender, progress, progress_file
+                connection_graph,
+                tasks.leaf_below,
+                tasks.placed_leaves,
+                halved,
+                threads,
+                sender,
+                progress,
+                progress_file,
+                stop_event,
             )
             if halved:
                 completions *= 2  # each completion walked stands for itself and its reflection
@@ -208,7 +220,7 @@ def count_folds(
     )
 
 
-def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file) -> int:
+def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file, stop_event) -> int:
     """Run ``threads`` workers over the tasks; return the summed completions or raise."""
     next_task = np.zeros(1, dtype=np.int64)
     stop_flag = np.zeros(1, dtype=np.int64)
@@ -245,6 +257,8 @@ def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, se
                     worker.join(0.05)
                     if sender is not None and sender.failed:
                         stop_flag[0] = 1
+                    if stop_event is not None and stop_event.is_set():
+                        raise KeyboardInterrupt
         except BaseException:
             stop_flag[0] = 1
             for worker in workers:

@@ -7,10 +7,12 @@ import json
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import sys
 import termios
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -162,3 +164,19 @@ def test_progress_bar_shows_when_stderr_is_a_terminal():
     document = json.loads(completed.stdout)
     assert f"{document['tasks']}/{document['tasks']}".encode() in seen
     assert b"100%" in seen
+
+
+def test_interrupt_stops_every_thread_and_prints_no_total():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mapfold", "count", "2x15", "--json", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # started, compiled code loaded, counting
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)  # no hang: the walks see the stop flag
+    assert process.returncode == 130
+    assert stdout == ""
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
