@@ -23,6 +23,7 @@ Usage: ``python benchmarks/bench.py [--quick] [--repeats N] [--skip-peer]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import glob
 import json
@@ -202,6 +203,24 @@ class FigureRow:
     goal: str
     met: bool | None
     note: str = ""
+
+    @classmethod
+    def single(cls, figure: int, title: str, shape: str, label: str, value: float | None, kind: str, limit: float) -> FigureRow:
+        """A row of one measurement against an upper limit (figures 6 and 7)."""
+        unit = "s" if kind == "seconds" else kind
+        return cls(
+            figure=figure,
+            title=title,
+            shape=shape,
+            first_label=label,
+            first_value=value,
+            second_label="-",
+            second_value=None,
+            value=value,
+            value_kind=kind,
+            goal=f"<= {limit:g} {unit}",
+            met=None if value is None else value <= limit,
+        )
 
 
 class Bench:
@@ -641,18 +660,8 @@ class Bench:
             value = median(seconds) if seconds else None
             self.timings.append(Timing(program=f"mapfold count ({label})", shape=shape_text(shape), seconds=seconds))
             self.rows.append(
-                FigureRow(
-                    figure=6,
-                    title=f"process wall, {label}",
-                    shape=shape_text(shape),
-                    first_label=f"mapfold {' '.join(arguments)}",
-                    first_value=value,
-                    second_label="-",
-                    second_value=None,
-                    value=value,
-                    value_kind="seconds",
-                    goal=f"<= {limit:g} s",
-                    met=None if value is None else value <= limit,
+                FigureRow.single(
+                    6, f"process wall, {label}", shape_text(shape), f"mapfold {' '.join(arguments)}", value, "seconds", limit
                 )
             )
 
@@ -682,22 +691,8 @@ class Bench:
         except (OSError, RuntimeError) as error:
             say(f"peak memory figure failed: {error}")
             self.notes.append(f"peak memory figure failed: {error}")
-        self.rows.append(
-            FigureRow(
-                figure=7,
-                title="peak memory (max RSS)",
-                shape=shape_text(shape),
-                first_label=f"mapfold {' '.join(arguments)}",
-                first_value=value,
-                second_label="-",
-                second_value=None,
-                value=value,
-                value_kind="MB",
-                goal="<= 300 MB",
-                met=None if value is None else value <= 300,
-                note=note,
-            )
-        )
+        row = FigureRow.single(7, "peak memory (max RSS)", shape_text(shape), f"mapfold {' '.join(arguments)}", value, "MB", 300)
+        self.rows.append(dataclasses.replace(row, note=note))
 
     def run(self) -> None:
         """Set up, warm up, and measure every figure."""
