@@ -119,9 +119,11 @@ def test_bad_shape_in_a_real_process_has_no_traceback():
     assert len(completed.stderr.strip().splitlines()) == 1
 
 
-def test_zero_threads_is_refused():
-    result = runner.invoke(app, ["count", "2x3", "--threads", "0"])
+@pytest.mark.parametrize("threads", ["0", "-2", "100000"])
+def test_impossible_thread_counts_are_refused(threads):
+    result = runner.invoke(app, ["count", "2x3", "--threads", threads])
     assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "--threads" in result.stderr
 
 
