@@ -88,7 +88,7 @@ class LeafBelowSender:
     width
         Length of every pushed row (``leaves_total + 1`` for a ``leaf_below`` array).
     handler
-        Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, an
+        Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, a
         ``uint8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
         arrays are reused for the next batch, so the handler must not keep them.
     lanes
