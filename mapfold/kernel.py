@@ -106,7 +106,8 @@ def walk_subtree(
         From ``make_connection_graph``.
     leaf_below, leaf_above
         The pile holding leaves ``1 .. placed_leaves`` (leaf 1 just below the sentinel). Used as
-        working space and left as they came in.
+        working space: left as they came in when the walk completes, in no particular state
+        after ``WALK_ABORTED`` (an aborted run reuses nothing).
     placed_leaves
         How many leaves the node has placed, ``1 .. leaves_total - 1``.
     gap_masks
@@ -154,10 +155,6 @@ def walk_subtree(
             if dead_ends == _STOP_CHECK_INTERVAL:
                 dead_ends = 0
                 if stop_flag[0] != 0:
-                    # Restore the pile above the node before leaving, as promised.
-                    while leaf > placed_leaves + 1:
-                        leaf -= 1
-                        remove_leaf(leaf_below, leaf_above, leaf)
                     return WALK_ABORTED
             continue
         gap = lowest_bit_index(gaps)
@@ -168,10 +165,6 @@ def walk_subtree(
             completions += popcount(last_gaps)
             if sender is not None and last_gaps != 0:
                 if not sender.push(lane, leaf_below, last_gaps):
-                    remove_leaf(leaf_below, leaf_above, leaf)
-                    while leaf > placed_leaves + 1:
-                        leaf -= 1
-                        remove_leaf(leaf_below, leaf_above, leaf)
                     return WALK_ABORTED
             remove_leaf(leaf_below, leaf_above, leaf)
         else:
