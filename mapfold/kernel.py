@@ -8,8 +8,10 @@ gap 0 (above leaf 1) can never complete and gap 0 is never offered. Each complet
 folding stands for ``leaves_total`` foldings (any leaf may be on top).
 
 At the second-to-last leaf the walk does not insert the last leaf: the number of its usable gaps
-is the number of completions. When a sender is given, that node is pushed whole (its pile and its
-last-leaf gap mask), which stands for all of its completions.
+is the number of completions. When a sender is given, that node is pushed whole (its pile and a
+last-leaf gap mask), which stands for those completions. With ``gate`` the mask holds only the
+completions that could be mirror images of themselves (``mapfold.symmetry.mirror_gate``: at most
+two per node, and most nodes have none, so they are not pushed at all); without it, all of them.
 
 Halving by reflection: turning a folded pile upside down gives another folding, and on the
 normalised cycle read from leaf 1 (``1, s_2, ..., s_N``) it reverses the order of ``s_2 .. s_N``.
@@ -28,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from mapfold.bit_ops import lowest_bit_index, popcount
+from mapfold.symmetry import mirror_gate
 
 _ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ONE = np.uint64(1)
@@ -97,6 +100,7 @@ def walk_subtree(
     halved: bool,
     sender,
     lane: int,
+    gate: bool,
 ) -> int:
     """Count the normalised complete foldings below one node of the tree.
 
@@ -123,6 +127,9 @@ def walk_subtree(
         its completions; ``False`` means the consumer is gone and the walk stops.
     lane
         The sender lane this walk pushes to (one per worker thread).
+    gate
+        Push only the completions that could count in the symmetric total (``mirror_gate``);
+        ``False`` pushes every node with a completion (the full stream, for checking).
 
     Returns
     -------
@@ -135,7 +142,8 @@ def walk_subtree(
     if placed_leaves == last_leaf - 1:
         last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below, halved)
         if sender is not None and last_gaps != 0:
-            if not sender.push(lane, leaf_below, last_gaps):
+            sent = mirror_gate(leaf_below, leaf_above, last_gaps, halved) if gate else last_gaps
+            if sent != 0 and not sender.push(lane, leaf_below, sent):
                 return WALK_ABORTED
         return popcount(last_gaps)
 
@@ -164,7 +172,9 @@ def walk_subtree(
             last_gaps = usable_gaps(connection_graph, last_leaf, leaf_below, halved)
             completions += popcount(last_gaps)
             if sender is not None and last_gaps != 0:
-                if not sender.push(lane, leaf_below, last_gaps):
+                # Only completions that could be mirror images of themselves are worth sending.
+                sent = mirror_gate(leaf_below, leaf_above, last_gaps, halved) if gate else last_gaps
+                if sent != 0 and not sender.push(lane, leaf_below, sent):
                     return WALK_ABORTED
             remove_leaf(leaf_below, leaf_above, leaf)
         else:

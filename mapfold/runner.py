@@ -40,6 +40,9 @@ class SenderCounts:
     pushed: int
     consumed: int
     slots: int
+    #: Completions the consumer received and tested (the gate lets through only those that could
+    #: count; with the gate off, every completion).
+    gated: int
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ def a007822_index(shape: tuple[int, ...]) -> int | None:
 
 
 @njit(nogil=True, cache=True)
-def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender, lane) -> int:
+def _work_through_tasks(
+    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender, lane, gate
+) -> int:
     """One worker's whole share: claim tasks until none are left; return their completions.
 
     Returns ``WALK_ABORTED`` as soon as a walk stops early.
@@ -100,7 +105,9 @@ def _work_through_tasks(connection_graph, task_rows, placed_leaves, halved, next
             return completions
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
-        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane)
+        found = walk_subtree(
+            connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane, gate
+        )
         if found == WALK_ABORTED:
             return WALK_ABORTED
         completions += found
@@ -117,6 +124,7 @@ def count_folds(
     sender_slots: int = 8192,
     halve: bool = True,
     stop_event: threading.Event | None = None,
+    gate: bool = True,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -142,6 +150,10 @@ def count_folds(
     stop_event
         Setting it (from a signal handler, say) stops every thread and raises
         ``KeyboardInterrupt``, as Ctrl-C does.
+    gate
+        Send the consumer only the completions that could be mirror images of themselves
+        (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full stream, for
+        checking the gate). Totals do not depend on it.
 
     Returns
     -------
@@ -176,7 +188,7 @@ def count_folds(
             handler = SymmetricTotal()
             handler(np.zeros((1, 2), dtype=np.uint8), np.ones(1, dtype=np.uint64))
             symmetric_folds = handler.total
-        sender_counts = SenderCounts(0, 0, 0) if symmetric else None
+        sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
     else:
         halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
@@ -195,6 +207,7 @@ def count_folds(
                 progress,
                 progress_file,
                 stop_event,
+                gate,
             )
             if halved:
                 completions *= 2  # each completion walked stands for itself and its reflection
@@ -202,7 +215,9 @@ def count_folds(
             if sender is not None:
                 sender.close()
         symmetric_folds = handler.total if handler is not None else None
-        sender_counts = SenderCounts(sender.pushed, sender.consumed, sender.slots) if sender is not None else None
+        sender_counts = (
+            SenderCounts(sender.pushed, sender.consumed, sender.slots, handler.completions) if sender is not None else None
+        )
         if sender is not None and sender.pushed != sender.consumed:
             raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
 
@@ -220,7 +235,9 @@ def count_folds(
     )
 
 
-def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file, stop_event) -> int:
+def _run_workers(
+    connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file, stop_event, gate
+) -> int:
     """Run ``threads`` workers over the tasks; return the summed completions or raise."""
     next_task = np.zeros(1, dtype=np.int64)
     stop_flag = np.zeros(1, dtype=np.int64)
@@ -239,7 +256,7 @@ def _run_workers(connection_graph, task_rows, placed_leaves, halved, threads, se
         def work(index: int) -> None:
             try:
                 results[index] = _work_through_tasks(
-                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index
+                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index, gate
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)

@@ -64,10 +64,14 @@ _STATE_SIZE = 8
 
 #: How long a producer that found its lane full sleeps before it looks again.
 _FULL_LANE_WAIT_MICROSECONDS = 20
-#: How long the consumer sleeps between looks at empty lanes, and how long it keeps looking
-#: (without the GIL) before it goes back to Python to check whether the run is finishing.
+#: How long the consumer sleeps between looks at empty lanes (first, and at most: the wait doubles
+#: while the lanes stay empty, so a consumer with little to do, as behind the kernel's gate, costs
+#: the workers almost no CPU, while a busy one looks again within microseconds), and how long it
+#: keeps looking (without the GIL) before it goes back to Python to check whether the run is
+#: finishing.
 _EMPTY_WAIT_MICROSECONDS = 20
-_EMPTY_PATIENCE_MICROSECONDS = 2000
+_EMPTY_WAIT_MAX_MICROSECONDS = 1000
+_EMPTY_PATIENCE_MICROSECONDS = 8000
 #: The consumer prefers to wait for this many rows before taking any: each look at a lane moves
 #: cache lines between cores, so fewer, larger batches cost the producers less.
 _PREFERRED_BATCH = 256
@@ -205,17 +209,19 @@ def _take_ready(
     slots = last_leaf_gaps.shape[1]
     worthwhile = min(_PREFERRED_BATCH, batch_rows.shape[0], max(1, lanes * slots // 2))
     waited = 0
+    wait = _EMPTY_WAIT_MICROSECONDS
     while True:
         ready = 0
         for lane in range(lanes):
             base = lane * _CURSOR_WIDTH
             ready += atomic_load_acquire(cursors, base + _WRITTEN) - cursors[base + _READ]
-        if ready >= worthwhile or (ready > 0 and waited >= _EMPTY_PATIENCE_MICROSECONDS // 4):
+        if ready >= worthwhile or (ready > 0 and waited >= _EMPTY_PATIENCE_MICROSECONDS // 8):
             break
         if waited >= _EMPTY_PATIENCE_MICROSECONDS:
             return 0
-        sleep_microseconds(_EMPTY_WAIT_MICROSECONDS)
-        waited += _EMPTY_WAIT_MICROSECONDS
+        sleep_microseconds(wait)
+        waited += wait
+        wait = min(2 * wait, _EMPTY_WAIT_MAX_MICROSECONDS)
     taken = 0
     for lane in range(lanes):
         base = lane * _CURSOR_WIDTH

@@ -1,4 +1,4 @@
-"""The symmetric filter: how many foldings are mirror images of themselves (OEIS A007822 for 1 x 2n).
+"""The symmetric filter: which foldings are mirror images of themselves (OEIS A007822 for 1 x 2n).
 
 The definition (``MAPFOLDING.md``): for a complete normalised folding, read the pile's cycle from
 leaf 1 (``s_1 = 1``, ``s_{j+1} = leaf_below[s_j]``, ending at the sentinel ``s_{N+1} = 0``) and
@@ -6,219 +6,286 @@ form the cyclic sequence of ``L = N + 1`` steps ``v_0 = 1``, ``v_j = (s_{j+1} - 
 centre ``c`` in ``0 .. N`` counts when ``v[(c + k) mod L] == v[(c - 2 - k) mod L]`` for
 ``k = 0 .. N // 2 - 1``. The symmetric total is ``(sum of centres over all foldings + 1) // 2``.
 
-How it is computed fast
------------------------
-Write the pile as values ``t_0 = 0`` (sentinel), ``t_1 = 1``, ``t_j = s_j mod N`` (leaf N counts as
-0). Summing the step conditions shows that centre ``c`` counts exactly when the mirror map
-``x -> 2c - 1 - x`` pairs every position with one whose value adds up to the same constant mod N.
-Those pairs cover all ``L`` positions, so the mirror image of positions 0 and 1 (values 0 and 1)
-must be two adjacent positions ``p, p + 1`` with ``t_{p+1} = t_p + 1 (mod N)``: an "up-step". So
-only up-steps are candidate mirrors (``x -> p + 1 - x``), and most foldings have one or two of
-them. When ``L`` is even, a mirror map comes from two centres (``c`` and ``c + L/2``) if ``p`` is
-even and from none if ``p`` is odd.
+This module has two parts: the exact predicate, run by the consumer thread on every folding it
+receives (``count_mirror_centres``), and a cheap necessary condition, run by the kernel at every
+node that lacks only its last leaf (``mirror_gate``), which decides what need not be sent at all.
 
-The consumer receives nodes missing only the last leaf with the mask of gaps that complete them.
-Per node it reads the pile's order once and lists its up-steps (and down-steps, for reflections);
-per completion it adjusts those lists for the inserted last leaf and checks each candidate,
-stopping at the first pair that does not match. When the walk was halved by reflection
-(``mapfold.kernel``), each completion is checked together with its reflection
-``0, 1, t_N, ..., t_2``, whose up-steps are the pile's down-steps read backwards.
+Centres are mirrors of the pile
+-------------------------------
+Write the pile as positions ``0 .. N`` holding values ``t_0 = 0`` (the sentinel), ``t_1 = 1``,
+``t_j = s_j mod N`` (so leaf ``N`` has value 0 too); indices are taken mod ``L``. Then
+``v_j = t_{j+1} - t_j`` (mod N). Let ``m(x) = 2c - 1 - x`` and ``S(x) = t_x + t_{m(x)}``, the sum
+of a pair of positions that ``m`` swaps. Since ``m(c + k) = c - 1 - k`` and
+``m(c + k + 1) = c - 2 - k``, the equation ``v[c + k] = v[c - 2 - k]`` reads
+``S(c + k + 1) = S(c + k)``. So centre ``c`` counts exactly when ``S`` is constant on
+``c, c + 1, ..., c + N // 2``; these positions and their images cover all ``L`` positions
+(``2 (N // 2 + 1) >= L``), so: centre ``c`` counts exactly when the mirror ``x -> a - x``, with
+``a = 2c - 1`` (mod L), pairs every position with one whose value adds up to one constant ``K``
+(mod N). When ``L`` is odd each ``a`` comes from exactly one centre; when ``L`` is even, an odd
+``a`` comes from two (``c`` and ``c + L/2``) and an even ``a`` from none.
+
+The lemma: at most one mirror can count
+---------------------------------------
+The values are ``{0, 0, 1, ..., N - 1}``: 0 twice (the sentinel at position 0 and leaf ``N`` at
+position ``b``), every other value once. Take a counting mirror ``m`` with constant ``K``.
+
+- ``K = 0``. Otherwise one item has value ``K``, and each of the two value-0 items must be paired
+  with it (``0 + K = K``) or sit on a fixed point of ``m`` (``0 + 0 = K``, impossible). Two items
+  cannot share one partner, so this fails.
+- So a value-0 item is paired with a value-0 item: ``m(0)`` is 0 or ``b``. If ``m(0) = 0`` then
+  ``a = 0`` and ``m(b) = b``, so ``2b = 0`` (mod L) with ``b != 0``: ``L`` is even, and ``a = 0``
+  is even, the mirror of no centre. Hence ``m(0) = b``: ``a = b``.
+
+Therefore, in every folding, the only mirror that can count swaps the sentinel and leaf ``N``
+(``a`` = the position of leaf ``N``) and pairs leaf ``x`` with leaf ``N - x``. Position 1 (leaf 1)
+is paired with position ``a - 1``, so leaf ``N - 1`` must sit directly above leaf ``N``; position 2
+(``s_2``) with position ``a - 2`` (the leaf above ``N - 1``), whose sum must be ``N``; and so on,
+outward from the axis. ``mirror_weight`` checks that one mirror; the tests compare it with the
+definition, centre by centre, on every folding of many small maps.
+
+The gate
+--------
+The kernel reaches a node holding leaves ``1 .. N - 1`` with the mask of gaps where leaf ``N`` can
+go (leaf ``N`` at gap ``g`` sits directly below leaf ``g``). By the lemma only the completion at
+gap ``N - 1`` can count, so every other completion is dropped with one bit test, and that one is
+sent only if its mirror holds: two cursors start at the axis (leaf 1, and leaf ``N - 1`` above leaf
+``N``) and move apart through the completed pile, which is the node's pile read with leaf ``N``
+spliced in; each pair of leaves met must add up to 0 mod ``N``. Almost every completion fails on
+the first or second pair.
+
+With the walk halved by reflection, each walked folding also stands for its reflection
+``0, 1, s_N, ..., s_2``, and the same rule applies to it: the reflection can count only if leaf
+``N`` sits directly above leaf ``N - 1`` in the walked pile (gap ``g`` = the leaf above
+``N - 1``), and its pairs are read with cursors that move through the turned-over order.
+
+The consumer still applies the exact predicate to every completion (and reflection) it receives,
+so the gate decides only what is sent, never what counts. With the gate off, every node with a
+completion is sent, and the totals must agree (the tests compare them, and check folding by
+folding that the gate never drops a folding that counts).
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit
 
-from mapfold.bit_ops import lowest_bit_index
+from mapfold.bit_ops import lowest_bit_index, popcount
 
 _ONE = np.uint64(1)
-_THREAD_POOL_TURN = threading.Lock()
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _mirror_weight(doubled_pile: np.ndarray, leaves_total: int, up_step: int) -> int:
-    """Centres contributed by the candidate mirror ``x -> up_step + 1 - x`` (0, 1 or 2).
+def _pairs_hold(x_step: np.ndarray, y_step: np.ndarray, x: int, y: int, stop: int, leaves_total: int) -> bool:
+    """Walk two cursors apart, ``x`` through ``x_step`` and ``y`` through ``y_step``, until ``x``
+    reaches ``stop``; ``False`` as soon as two leaves met side by side do not add up to ``N``.
 
-    ``doubled_pile`` holds the pile's ``L`` values twice over, so no index needs wrapping.
+    The cursors only ever meet leaves ``1 .. N - 1`` (the callers choose the stretches so), whose
+    sum is 0 mod N exactly when it is ``N``.
+    """
+    for _ in range(leaves_total):
+        if x == stop:
+            return True
+        if np.int64(x) + np.int64(y) != leaves_total:
+            return False
+        x = x_step[x]
+        y = y_step[y]
+    return True
+
+
+@njit(nogil=True, cache=True, inline="always")
+def mirror_gate(leaf_below: np.ndarray, leaf_above: np.ndarray, last_leaf_gaps: np.uint64, with_reflections: bool) -> np.uint64:
+    """The last-leaf gaps whose completion (or, with ``with_reflections``, its reflection) counts.
+
+    Exact for the mirror about leaf ``N``, the only one that can count (see the module docstring):
+    a gap left out completes a folding that is not a mirror image of itself, and neither is its
+    reflection; a gap kept completes one of which at least one is.
+
+    Parameters
+    ----------
+    leaf_below, leaf_above
+        The pile of a node holding leaves ``1 .. N - 1``.
+    last_leaf_gaps
+        Where leaf ``N`` completes the node.
+    with_reflections
+        The walk was halved, so each completion also stands for its reflection.
+
+    Returns
+    -------
+    numpy.uint64
+        A subset of ``last_leaf_gaps``: at most two gaps.
+    """
+    leaves_total = leaf_below.shape[0] - 1
+    second_last = leaves_total - 1
+    if leaves_total < 3:
+        return last_leaf_gaps  # the stretches below need leaf 1, N - 1 and N to be three leaves
+    # The walk calls this at every node that lacks only its last leaf, and most of them fail in the
+    # first two pairs of each mirror. Those pairs are tested first with plain loads and no branch
+    # (their outcomes are unpredictable, and a mispredicted branch costs about as much as the walk
+    # spends on a node); only the few nodes that pass are read in full by _full_mirror_gate.
+    below_one = leaf_below[1]  # s_2
+    above_second_last = leaf_above[second_last]  # the leaf above N - 1; also the reflection's gap
+    bottom = leaf_above[0]
+    below_second_last = leaf_below[second_last]
+    # Itself: leaf N at gap N - 1; s_2 pairs with the leaf above N - 1, and the leaf below s_2 with
+    # the one above that, unless s_2 is N - 1 itself (then no pair is left above the axis).
+    itself = (last_leaf_gaps >> np.uint64(second_last)) & _ONE != 0
+    itself &= np.int64(below_one) + np.int64(above_second_last) == leaves_total
+    next_pair = np.int64(leaf_below[below_one]) + np.int64(leaf_above[above_second_last])
+    itself &= (next_pair == leaves_total) | (below_one == second_last)
+    # The reflection: leaf N at gap ``above_second_last``; the bottom leaf pairs with the leaf below
+    # N - 1, and the leaf above the bottom with the next one down, unless the walk from the bottom
+    # has reached N - 1 (then no pair is left).
+    reflection = (last_leaf_gaps >> np.uint64(above_second_last)) & _ONE != 0
+    bottom_done = bottom == second_last
+    reflection &= (np.int64(bottom) + np.int64(below_second_last) == leaves_total) | bottom_done
+    above_bottom = leaf_above[bottom]
+    next_pair = np.int64(above_bottom) + np.int64(leaf_below[below_second_last])
+    reflection &= (next_pair == leaves_total) | (above_bottom == second_last) | bottom_done
+    reflection &= with_reflections
+    if not (itself | reflection):
+        return np.uint64(0)
+    return _full_mirror_gate(leaf_below, leaf_above, last_leaf_gaps, itself, reflection)
+
+
+@njit(nogil=True, cache=True)  # not inlined: few nodes get here, and the walk's loop stays small
+def _full_mirror_gate(
+    leaf_below: np.ndarray, leaf_above: np.ndarray, last_leaf_gaps: np.uint64, itself: bool, reflection: bool
+) -> np.uint64:
+    """``mirror_gate`` for a node whose first pairs hold: read every pair of the mirrors in question."""
+    leaves_total = leaf_below.shape[0] - 1
+    second_last = leaves_total - 1
+    passed = np.uint64(0)
+    # Itself: leaf N directly below leaf N - 1 (gap N - 1). The mirror pairs positions j and a - j
+    # (a = leaf N's position). Above the axis: going down from s_2 against going up from the leaf
+    # above N - 1, until the first cursor reaches N - 1 (paired with leaf 1). Below it: going
+    # down from the leaf below leaf N against going up from the bottom, until the sentinel.
+    if itself:
+        if _pairs_hold(leaf_below, leaf_above, leaf_below[1], leaf_above[second_last], second_last, leaves_total):
+            if _pairs_hold(leaf_below, leaf_above, leaf_below[second_last], leaf_above[0], 0, leaves_total):
+                passed |= _ONE << np.uint64(second_last)
+    if reflection:
+        # The reflection 0, 1, s_N, ..., s_2 has leaf N directly below leaf N - 1 when the walked
+        # pile has it directly above, at gap g = the leaf above N - 1. Read in the walked pile,
+        # its pairs are: going up from the bottom against going down from the leaf below N - 1,
+        # until the first reaches N - 1 (paired with leaf 1); and going up from g against going
+        # down from s_2, until the first reaches leaf 1.
+        mirrored_gap = leaf_above[second_last]
+        if _pairs_hold(leaf_above, leaf_below, leaf_above[0], leaf_below[second_last], second_last, leaves_total):
+            if _pairs_hold(leaf_above, leaf_below, mirrored_gap, leaf_below[1], 1, leaves_total):
+                passed |= _ONE << np.uint64(mirrored_gap)
+    return passed & last_leaf_gaps
+
+
+@njit(nogil=True, cache=True)
+def mirror_weight(pile: np.ndarray, leaves_total: int) -> int:
+    """Centres (0, 1 or 2) of one complete pile: the exact predicate, by the lemma.
+
+    ``pile`` holds the values ``t_0 .. t_N`` by position (sentinel first, leaf ``N`` as 0 or ``N``).
+    Only the mirror about leaf ``N``'s position can count; it counts when every pair of positions
+    it swaps adds up to 0 mod ``N``.
     """
     length = leaves_total + 1
-    if length % 2 == 0 and up_step % 2 == 1:
-        return 0  # x -> odd - x is the mirror of no centre when L is even
-    target = 1 + np.int64(doubled_pile[up_step])
-    # Pair positions 1 + offset and up_step - offset (taken mod L, here shifted by L). Offsets 0
-    # (1 with up_step) and L - 1 (0 with up_step + 1) hold by the choice of target and of the
-    # candidate; the rest cover every other pair (each twice, which only a success pays for).
-    for offset in range(1, length - 1):
-        excess = np.int64(doubled_pile[1 + offset]) + np.int64(doubled_pile[up_step + length - offset]) - target
-        if excess != 0 and excess != leaves_total and excess != -leaves_total:
+    axis = 0
+    for position in range(1, length):
+        if pile[position] % leaves_total == 0:
+            axis = position  # leaf N's position: the mirror x -> axis - x
+    if length % 2 == 0 and axis % 2 == 0:
+        return 0  # an even axis is the mirror of no centre when L is even
+    for position in range(1, length):
+        partner = axis - position
+        if partner < 0:
+            partner += length
+        if (np.int64(pile[position]) + np.int64(pile[partner])) % leaves_total != 0:
             return 0
     return 2 if length % 2 == 0 else 1
 
 
-@njit(nogil=True, cache=True, inline="always")
-def _is_up_step(value: int, next_value: int, leaves_total: int) -> bool:
-    """``next_value == value + 1 (mod N)`` for values in ``0 .. N - 1``."""
-    return next_value == value + 1 or (value == leaves_total - 1 and next_value == 0)
-
-
-@njit(nogil=True, cache=True, parallel=True)
-def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool, chunks: int) -> int:
+@njit(nogil=True, cache=True)
+def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool) -> int:
     """Sum of mirror centres over every completion of every row (and its reflection).
-
-    The rows are split into chunks that numba's thread pool filters side by side, so a batch is
-    done in a fraction of the time one core would need: the filter costs more per folding than
-    the walk does, and this is what lets the consumer keep up with the workers.
 
     Parameters
     ----------
     rows
         ``(count, N + 1)`` ``leaf_below`` piles holding leaves ``1 .. N - 1``.
     last_leaf_gaps
-        For each row, the mask of gaps where leaf ``N`` completes it.
+        For each row, the gaps where leaf ``N`` completes it (all of them, or what the gate let
+        through).
     with_reflections
         Also count each completion's reflection (the walk was halved).
-    chunks
-        How many pieces to cut the rows into (a few per thread of numba's pool).
 
     Returns
     -------
     int
         The sum of centres over all the foldings.
     """
-    chunks = max(1, min(rows.shape[0], chunks))
-    centres = 0
-    for chunk in prange(chunks):
-        start = rows.shape[0] * chunk // chunks
-        stop = rows.shape[0] * (chunk + 1) // chunks
-        centres += _count_rows(rows, last_leaf_gaps, with_reflections, start, stop)
-    return centres
-
-
-@njit(nogil=True, cache=True)
-def _count_rows(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_reflections: bool, start: int, stop: int) -> int:
-    """``count_mirror_centres`` for rows ``start .. stop - 1``, on one thread."""
     leaves_total = rows.shape[1] - 1
     length = leaves_total + 1
-    # Unsigned bytes: leaves fit, and unsigned indices spare numba its negative-index checks.
-    order = np.empty(leaves_total, dtype=np.uint8)
-    position = np.empty(leaves_total, dtype=np.uint8)
-    pile = np.empty(2 * length, dtype=np.uint8)
-    reflection = np.empty(2 * length, dtype=np.uint8)
-    up_steps = np.empty(leaves_total + 2, dtype=np.int64)
-    down_steps = np.empty(leaves_total + 2, dtype=np.int64)
-    candidates = np.empty(leaves_total + 4, dtype=np.int64)
+    pile = np.empty(length, dtype=np.int64)
+    reflection = np.empty(length, dtype=np.int64)
     centres = 0
-    for row in range(start, stop):
-        # The node's pile in order from the sentinel, and its up- and down-steps (x -> x + 1).
-        leaf = np.uint8(0)
-        for index in range(leaves_total):
-            order[index] = leaf
-            position[leaf] = index
-            leaf = rows[row, leaf]
-        ups = 0
-        downs = 0
-        for index in range(leaves_total):
-            value = np.int64(order[index])
-            next_value = np.int64(order[index + 1]) if index + 1 < leaves_total else 0
-            if _is_up_step(value, next_value, leaves_total):
-                up_steps[ups] = index
-                ups += 1
-            if _is_up_step(next_value, value, leaves_total):
-                down_steps[downs] = index
-                downs += 1
-
+    for row in range(rows.shape[0]):
         gaps = last_leaf_gaps[row]
         while gaps != 0:
             gap = lowest_bit_index(gaps)
             gaps &= gaps - _ONE
-            gap_position = np.int64(position[gap])  # the last leaf (value 0) goes just after it
-            after = gap_position + 1
-            for index in range(after):
-                pile[index] = order[index]
-                pile[length + index] = order[index]
-            pile[after] = 0
-            pile[length + after] = 0
-            for index in range(after, leaves_total):
-                pile[index + 1] = order[index]
-                pile[length + index + 1] = order[index]
-
-            # Up-steps of the completed pile: the node's, shifted past the insertion, less the
-            # one the insertion splits, plus (gap -> last leaf) when the gap is leaf N - 1.
-            count = 0
-            for index in range(ups):
-                step = up_steps[index]
-                if step != gap_position:
-                    candidates[count] = step if step < gap_position else step + 1
-                    count += 1
-            if gap == leaves_total - 1:
-                candidates[count] = gap_position
-                count += 1
-            for index in range(count):
-                centres += _mirror_weight(pile, leaves_total, candidates[index])
-
+            # The completed pile from the sentinel down, leaf N just below leaf ``gap``.
+            leaf = 0
+            for position in range(length):
+                pile[position] = leaf
+                if leaf == gap:
+                    leaf = leaves_total
+                elif leaf == leaves_total:
+                    leaf = rows[row, gap]
+                else:
+                    leaf = rows[row, leaf]
+            centres += mirror_weight(pile, leaves_total)
             if with_reflections:
-                # The reflection 0, 1, t_N, ..., t_2 and its up-steps: position 0 always; 1 when
-                # the bottom leaf is 2; N + 1 - y for each down-step y in 2 .. N - 1 of the pile;
-                # N when t_2 = N - 1.
+                # Turned over: 0, 1, s_N, ..., s_2.
                 reflection[0] = 0
                 reflection[1] = 1
-                reflection[length] = 0
-                reflection[length + 1] = 1
-                for index in range(2, length):
-                    reflection[index] = pile[leaves_total + 2 - index]
-                    reflection[length + index] = pile[leaves_total + 2 - index]
-                count = 0
-                candidates[count] = 0
-                count += 1
-                if pile[leaves_total] == 2:
-                    candidates[count] = 1
-                    count += 1
-                for index in range(downs):
-                    step = down_steps[index]
-                    if step != gap_position:
-                        shifted = step if step < gap_position else step + 1
-                        if 2 <= shifted <= leaves_total - 1:
-                            candidates[count] = leaves_total + 1 - shifted
-                            count += 1
-                # The two down-steps the last leaf (value 0) may make with its neighbours.
-                if gap == 1 and 2 <= gap_position <= leaves_total - 1:
-                    candidates[count] = leaves_total + 1 - gap_position
-                    count += 1
-                if pile[after + 1] == leaves_total - 1 and 2 <= after <= leaves_total - 1:
-                    candidates[count] = leaves_total + 1 - after
-                    count += 1
-                if pile[2] == leaves_total - 1:
-                    candidates[count] = leaves_total
-                    count += 1
-                for index in range(count):
-                    centres += _mirror_weight(reflection, leaves_total, candidates[index])
+                for position in range(2, length):
+                    reflection[position] = pile[leaves_total + 2 - position]
+                centres += mirror_weight(reflection, leaves_total)
     return centres
+
+
+@njit(nogil=True, cache=True)
+def count_completions(last_leaf_gaps: np.ndarray) -> int:
+    """How many completions a batch's masks stand for."""
+    total = 0
+    for mask in last_leaf_gaps:
+        total += popcount(mask)
+    return total
 
 
 class SymmetricTotal:
     """Batch handler for a ``LeafBelowSender`` that gathers the symmetric total.
 
-    Each call hands one batch to the jitted ``nogil`` ``count_mirror_centres``; the running sum of
-    centres is a Python int, so it cannot overflow however long the run.
+    Each call hands one batch to the jitted ``nogil`` ``count_mirror_centres`` on the consumer
+    thread; the running sums are Python ints, so they cannot overflow however long the run.
 
     Parameters
     ----------
     with_reflections
         The walk was halved by reflection: count each folding's reflection too.
+
+    Attributes
+    ----------
+    centres
+        Sum of mirror centres so far.
+    completions
+        Completions received so far (each with its reflection when ``with_reflections``).
     """
 
     def __init__(self, with_reflections: bool = False) -> None:
         self.centres = 0
+        self.completions = 0
         self.with_reflections = with_reflections
 
     def __call__(self, rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
-        # numba's default thread pool must not be entered by two threads at once; runs in
-        # several Python threads of one process take turns here.
-        with _THREAD_POOL_TURN:
-            self.centres += int(count_mirror_centres(rows, last_leaf_gaps, self.with_reflections, 4 * get_num_threads()))
+        self.centres += int(count_mirror_centres(rows, last_leaf_gaps, self.with_reflections))
+        self.completions += int(count_completions(last_leaf_gaps))
 
     @property
     def total(self) -> int:

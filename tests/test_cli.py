@@ -60,7 +60,7 @@ def test_json_is_one_object_with_exactly_the_documented_keys():
     assert document["folds_total"] == VALUES["A195646"][3]
     assert document["threads"] == 2
     assert document["version"] == __version__
-    assert set(document["sender"]) == {"pushed", "consumed", "slots"}
+    assert set(document["sender"]) == {"pushed", "consumed", "slots", "gated"}
     assert document["sender"]["pushed"] == document["sender"]["consumed"]
 
 

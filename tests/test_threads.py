@@ -60,10 +60,12 @@ def test_stop_flag_aborts_a_walk():
     leaf_above = leaf_below.copy()
     gap_masks = np.zeros(20, dtype=np.uint64)
     stop_flag = np.ones(1, dtype=np.int64)
-    assert walk_subtree(graph, leaf_below, leaf_above, 1, gap_masks, stop_flag, False, None, 0) == WALK_ABORTED
+    assert walk_subtree(graph, leaf_below, leaf_above, 1, gap_masks, stop_flag, False, None, 0, False) == WALK_ABORTED
     stop_flag[0] = 0
     leaf_below = root_node(18)[0].copy()
-    assert walk_subtree(graph, leaf_below, leaf_above, 1, gap_masks, stop_flag, False, None, 0) * 18 == VALUES["A001415"][9]
+    assert (
+        walk_subtree(graph, leaf_below, leaf_above, 1, gap_masks, stop_flag, False, None, 0, False) * 18 == VALUES["A001415"][9]
+    )
 
 
 def test_bad_thread_count_is_refused():
