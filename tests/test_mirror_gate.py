@@ -23,7 +23,7 @@ SMALL_SHAPES = [(1, 5), (1, 6), (1, 7), (1, 8), (1, 9), (2, 3), (3, 2), (2, 4), 
 SMALL_SHAPES += [(2, 2, 3), (3, 2, 2), (2, 3, 2), (1, 10), (2, 6)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def piles_of(shape: tuple[int, ...]) -> list[list[int]]:
     return list(valid_piles(shape))
 
