@@ -60,6 +60,7 @@ _CURSOR_WIDTH = 16
 
 # Shared flags in ``state``.
 _FAILED = 0  # non-zero once the consumer has failed: producers stop waiting for room
+_FINISHING = 1  # non-zero once every producer has returned: the consumer stops waiting for rows
 _STATE_SIZE = 8
 
 #: How long a producer that found its lane full sleeps before it looks again.
@@ -156,7 +157,7 @@ class LeafBelowSender:
                 # Read the flag before looking at the lanes: if it was already set, every producer
                 # had returned, so empty lanes now mean nothing more will come.
                 finishing = self._finishing.is_set()
-                taken = _take_ready(self.rows, self.last_leaf_gaps, self.cursors, self._batch_rows, self._batch_gaps)
+                taken = _take_ready(self.rows, self.last_leaf_gaps, self.cursors, self.state, self._batch_rows, self._batch_gaps)
                 if taken:
                     self._handler(self._batch_rows[:taken], self._batch_gaps[:taken])
                 elif finishing:
@@ -178,6 +179,7 @@ class LeafBelowSender:
         if not self._closed:
             self._closed = True
             self._finishing.set()
+            self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
             self._consumer.join()
         self.check()
 
@@ -197,7 +199,12 @@ class LeafBelowSender:
 
 @njit(nogil=True, cache=True)
 def _take_ready(
-    rows: np.ndarray, last_leaf_gaps: np.ndarray, cursors: np.ndarray, batch_rows: np.ndarray, batch_gaps: np.ndarray
+    rows: np.ndarray,
+    last_leaf_gaps: np.ndarray,
+    cursors: np.ndarray,
+    state: np.ndarray,
+    batch_rows: np.ndarray,
+    batch_gaps: np.ndarray,
 ) -> int:
     """Copy published rows out of every lane (at most a batch), free their slots; return how many.
 
@@ -217,7 +224,9 @@ def _take_ready(
             ready += atomic_load_acquire(cursors, base + _WRITTEN) - cursors[base + _READ]
         if ready >= worthwhile or (ready > 0 and waited >= _EMPTY_PATIENCE_MICROSECONDS // 8):
             break
-        if waited >= _EMPTY_PATIENCE_MICROSECONDS:
+        if waited >= _EMPTY_PATIENCE_MICROSECONDS or atomic_load_acquire(state, _FINISHING) != 0:
+            if ready > 0:
+                break  # take the last rows now rather than wait for a batch that will not come
             return 0
         sleep_microseconds(wait)
         waited += wait
