@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.symmetry import mirror_gate
+from mapfold.symmetry import mirror_gate, second_last_gate_gaps
 
 _ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ONE = np.uint64(1)
@@ -151,6 +151,11 @@ def walk_subtree(
     dead_ends = 0
     leaf = placed_leaves + 1
     gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below, halved)
+    # The gaps of leaf N - 1 whose nodes may get past the gate, worked out once per pile of leaves
+    # 1 .. N - 2 so that the other nodes (almost all) skip the gate with one predictable branch.
+    gate_gaps = _ALL_BITS
+    if sender is not None and gate and leaf == last_leaf - 1:
+        gate_gaps = second_last_gate_gaps(leaf_below, leaf_above, halved)
     while True:
         gaps = gap_masks[leaf]
         if gaps == 0:
@@ -173,11 +178,17 @@ def walk_subtree(
             completions += popcount(last_gaps)
             if sender is not None and last_gaps != 0:
                 # Only completions that could be mirror images of themselves are worth sending.
-                sent = mirror_gate(leaf_below, leaf_above, last_gaps, halved) if gate else last_gaps
+                sent = last_gaps
+                if gate:
+                    sent = np.uint64(0)
+                    if (gate_gaps >> np.uint64(gap)) & _ONE != 0:
+                        sent = mirror_gate(leaf_below, leaf_above, last_gaps, halved)
                 if sent != 0 and not sender.push(lane, leaf_below, sent):
                     return WALK_ABORTED
             remove_leaf(leaf_below, leaf_above, leaf)
         else:
             leaf += 1
             gap_masks[leaf] = usable_gaps(connection_graph, leaf, leaf_below, halved)
+            if sender is not None and gate and leaf == last_leaf - 1:
+                gate_gaps = second_last_gate_gaps(leaf_below, leaf_above, halved)
     return completions

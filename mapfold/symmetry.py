@@ -147,6 +147,34 @@ def mirror_gate(leaf_below: np.ndarray, leaf_above: np.ndarray, last_leaf_gaps: 
     return _full_mirror_gate(leaf_below, leaf_above, last_leaf_gaps, itself, reflection)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def second_last_gate_gaps(leaf_below: np.ndarray, leaf_above: np.ndarray, with_reflections: bool) -> np.uint64:
+    """The gaps ``h`` of leaf ``N - 1`` whose nodes can pass ``mirror_gate``'s first pairs.
+
+    Given the pile of leaves ``1 .. N - 2``, putting leaf ``N - 1`` just below leaf ``h`` makes
+    ``h`` the leaf above ``N - 1``, and the leaf below ``h`` the leaf below ``N - 1``. The first pair
+    of the node's own mirror (``s_2`` with the leaf above ``N - 1``) then holds only for ``h = 1``
+    (``s_2`` becomes ``N - 1``) or ``h = N - s_2``. The first pair of its reflection (the bottom
+    leaf with the leaf below ``N - 1``) holds only when ``N - 1`` goes to the bottom
+    (``h`` = the bottom leaf) or when the leaf below ``h`` is ``N - bottom``, that is ``h`` = the leaf
+    above ``N - bottom``. Every other gap of ``N - 1`` leads to nodes that ``mirror_gate`` rejects,
+    so the walk need not call it there. (The leaf above ``N - bottom`` may be stale when
+    ``N - bottom`` is not in the pile; then the bit is merely one gap too many.)
+
+    For maps of fewer than 5 leaves the pile is too small for this reasoning: every gap is kept.
+    """
+    leaves_total = leaf_below.shape[0] - 1
+    if leaves_total < 5:
+        return np.uint64(0xFFFFFFFFFFFFFFFF)
+    gaps = _ONE << np.uint64(1)
+    gaps |= _ONE << np.uint64(leaves_total - np.int64(leaf_below[1]))
+    if with_reflections:
+        bottom = np.int64(leaf_above[0])
+        gaps |= _ONE << np.uint64(bottom)
+        gaps |= _ONE << np.uint64(leaf_above[leaves_total - bottom])
+    return gaps
+
+
 @njit(nogil=True, cache=True)  # not inlined: few nodes get here, and the walk's loop stays small
 def _full_mirror_gate(
     leaf_below: np.ndarray, leaf_above: np.ndarray, last_leaf_gaps: np.uint64, itself: bool, reflection: bool
