@@ -71,7 +71,10 @@ def count(
         bool,
         typer.Option(
             "--symmetric/--no-symmetric",
-            help="Gather the symmetric total (OEIS A007822 for a 1 x 2n strip). A gate in the kernel sends only the foldings that can count, so it adds a fraction of the fold count's time.",
+            help=(
+                "Gather the symmetric total (OEIS A007822 for a 1 x 2n strip). A gate in the kernel "
+                "sends only the foldings that can count, so it adds a fraction of the fold count's time."
+            ),
         ),
     ] = True,
     progress: Annotated[
