@@ -157,9 +157,11 @@ def second_last_gate_gaps(leaf_below: np.ndarray, leaf_above: np.ndarray, with_r
     (``s_2`` becomes ``N - 1``) or ``h = N - s_2``. The first pair of its reflection (the bottom
     leaf with the leaf below ``N - 1``) holds only when ``N - 1`` goes to the bottom
     (``h`` = the bottom leaf) or when the leaf below ``h`` is ``N - bottom``, that is ``h`` = the leaf
-    above ``N - bottom``. Every other gap of ``N - 1`` leads to nodes that ``mirror_gate`` rejects,
-    so the walk need not call it there. (The leaf above ``N - bottom`` may be stale when
-    ``N - bottom`` is not in the pile; then the bit is merely one gap too many.)
+    above ``N - bottom``. Those two candidates are also held to the next pair out, which the pile of
+    leaves ``1 .. N - 2`` already shows. Every other gap of ``N - 1`` leads to nodes that
+    ``mirror_gate`` rejects, so the walk need not call it there. (Where ``N - s_2`` or
+    ``N - bottom`` is not in the pile, the loads read stale entries; then the gap in question is
+    not a gap of the pile at all, and a bit set for it is merely one too many.)
 
     For maps of fewer than 5 leaves the pile is too small for this reasoning: every gap is kept.
     """
@@ -167,11 +169,23 @@ def second_last_gate_gaps(leaf_below: np.ndarray, leaf_above: np.ndarray, with_r
     if leaves_total < 5:
         return np.uint64(0xFFFFFFFFFFFFFFFF)
     gaps = _ONE << np.uint64(1)
-    gaps |= _ONE << np.uint64(leaves_total - np.int64(leaf_below[1]))
+    below_one = np.int64(leaf_below[1])
+    paired = leaves_total - below_one  # the gap h = N - s_2
+    # Its second pair, the leaf below s_2 with the leaf above h, holds or is not needed (when
+    # h = s_2, the leaf below s_2 becomes N - 1 and the pairs above the axis are done).
+    second_pair = np.int64(leaf_below[below_one]) + np.int64(leaf_above[paired])
+    # (Set without a branch: the outcome is unpredictable.)
+    gaps |= np.uint64((second_pair == leaves_total) | (paired == below_one)) << np.uint64(paired)
     if with_reflections:
         bottom = np.int64(leaf_above[0])
-        gaps |= _ONE << np.uint64(bottom)
-        gaps |= _ONE << np.uint64(leaf_above[leaves_total - bottom])
+        gaps |= _ONE << np.uint64(bottom)  # N - 1 goes to the bottom: the reflection's axis is near the top
+        partner = leaves_total - bottom  # the leaf that must lie below N - 1
+        reflected = np.int64(leaf_above[partner])  # the gap h with it below
+        # Its second pair, the leaf above the bottom with the leaf below the partner, holds or is not
+        # needed (when h is the leaf above the bottom, N - 1 comes next and the pairs are done).
+        above_bottom = np.int64(leaf_above[bottom])
+        second_pair = above_bottom + np.int64(leaf_below[partner])
+        gaps |= np.uint64((second_pair == leaves_total) | (reflected == above_bottom)) << np.uint64(reflected)
     return gaps
 
 
