@@ -9,6 +9,12 @@ total is wanted, the workers also push every node missing only its last leaf int
 Failures end the run with an error: a worker that raises, a consumer that raises (producers waiting
 on a full ring are released), or an interrupt, each sets the shared stop flag that every walk
 checks, and the run raises instead of returning a partial total.
+
+Every task's completions are kept apart (``task_completions[task]``, published by the worker with a
+release store), so that with ``checkpoint`` the main thread can append each finished task to the
+journal (``mapfold.journal``) while the workers go on: with the symmetric total, a task is journaled
+once the consumer has handled every row its worker pushed for it (the worker notes its lane's
+written count when the task ends), with the centres ``TaskSymmetricTotal`` attributed to it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -24,13 +31,15 @@ import numpy as np
 from numba import njit
 from numba_progress import ProgressBar
 
-from mapfold.atomics import atomic_add
+from mapfold.atomics import atomic_add, atomic_store_release
 from mapfold.connection_graph import make_connection_graph
+from mapfold.journal import Journal
 from mapfold.kernel import WALK_ABORTED, walk_subtree
-from mapfold.sender import LeafBelowSender, SenderError
+from mapfold.sender import _CURSOR_WIDTH, _READ, _WRITTEN, LeafBelowSender, SenderError
 from mapfold.shape import counted_sides, validate_shape
 from mapfold.symmetry import SymmetricTotal
-from mapfold.tasks import TASKS_PER_THREAD, pile_above, split_tasks
+from mapfold.task_accounting import TaskSymmetricTotal
+from mapfold.tasks import pile_above, plan_tasks, split_tasks, task_digest
 
 
 @dataclass(frozen=True)
@@ -40,9 +49,6 @@ class SenderCounts:
     pushed: int
     consumed: int
     slots: int
-    #: Completions the consumer received and tested (the gate lets through only those that could
-    #: count; with the gate off, every completion).
-    gated: int
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class CountResult:
     elapsed_seconds: float
     version: str
     sender: SenderCounts | None
+    tasks_resumed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready values."""
@@ -67,6 +74,18 @@ class CountResult:
 
 class WorkerError(RuntimeError):
     """A worker thread failed; no total is reported."""
+
+
+class CountInterrupted(KeyboardInterrupt):
+    """The count was stopped (Ctrl-C, SIGTERM, ``stop_event``) after every thread had stopped.
+
+    ``tasks_done`` of ``tasks_total`` tasks are finished and, with a checkpoint, in the journal.
+    """
+
+    def __init__(self, tasks_done: int, tasks_total: int) -> None:
+        super().__init__(f"interrupted after {tasks_done} of {tasks_total} tasks")
+        self.tasks_done = tasks_done
+        self.tasks_total = tasks_total
 
 
 def available_cpus() -> int:
@@ -86,11 +105,28 @@ def a007822_index(shape: tuple[int, ...]) -> int | None:
 
 @njit(nogil=True, cache=True)
 def _work_through_tasks(
-    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender, lane, gate
+    connection_graph,
+    task_rows,
+    pending,
+    placed_leaves,
+    halved,
+    next_task,
+    stop_flag,
+    progress,
+    task_work,
+    sender,
+    lane,
+    task_completions,
+    task_pushed,
+    task_lane,
 ) -> int:
-    """One worker's whole share: claim tasks until none are left; return their completions.
+    """One worker's whole share: claim pending tasks until none are left; return their completions.
 
-    Returns ``WALK_ABORTED`` as soon as a walk stops early.
+    Each finished task's completions go to ``task_completions[task]`` (published last, with a
+    release store: a value there means the task is done) after ``task_pushed[task]`` (the rows
+    this worker's lane had published when the task ended) and ``task_lane[task]``. The bar moves by
+    ``task_work[claim]``, the task's estimated size. Returns ``WALK_ABORTED`` as soon as a walk
+    stops early.
     """
     leaves_total = task_rows.shape[1] - 1
     leaf_below = np.empty(leaves_total + 1, dtype=np.uint8)
@@ -100,18 +136,21 @@ def _work_through_tasks(
     while True:
         if stop_flag[0] != 0:
             return WALK_ABORTED
-        task = atomic_add(next_task, 0, 1)
-        if task >= task_rows.shape[0]:
+        claim = atomic_add(next_task, 0, 1)
+        if claim >= pending.shape[0]:
             return completions
+        task = pending[claim]
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
-        found = walk_subtree(
-            connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane, gate
-        )
+        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane)
         if found == WALK_ABORTED:
             return WALK_ABORTED
         completions += found
-        progress.update(1)
+        if sender is not None:
+            task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+        task_lane[task] = lane
+        atomic_store_release(task_completions, task, found)
+        progress.update(task_work[claim])
 
 
 def count_folds(
@@ -120,11 +159,12 @@ def count_folds(
     symmetric: bool = True,
     progress: bool = False,
     progress_file: IO[str] | None = None,
-    tasks_per_thread: int = TASKS_PER_THREAD,
+    tasks_per_thread: int | None = None,
     sender_slots: int = 8192,
     halve: bool = True,
     stop_event: threading.Event | None = None,
-    gate: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -137,23 +177,27 @@ def count_folds(
     symmetric
         Also gather the symmetric total through a ``LeafBelowSender`` and its consumer thread.
     progress
-        Show a progress bar (tasks done, rate, ETA) on ``progress_file``.
+        Show a progress bar on ``progress_file``, driven by the estimated tree nodes of the tasks
+        done (so its rate and ETA hold when tasks differ in size by orders of magnitude).
     progress_file
         Where the bar is written; default ``sys.stderr``.
     tasks_per_thread
-        How many tasks per thread the splitter aims for.
+        ``None`` (the default): the deterministic task list of ``plan_tasks``, the same whatever
+        ``threads``. A number: split for that many tasks per thread instead (experiments only; not
+        with ``checkpoint``).
     sender_slots
         Rows in each worker's lane of the sender.
     halve
         Walk half the tree, one folding of each mirror pair (maps of 3 or more leaves); turning it
         off walks the whole tree, for checking the shortcut. Totals do not depend on it.
     stop_event
-        Setting it (from a signal handler, say) stops every thread and raises
-        ``KeyboardInterrupt``, as Ctrl-C does.
-    gate
-        Send the consumer only the completions that could be mirror images of themselves
-        (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full stream, for
-        checking the gate). Totals do not depend on it.
+        Setting it (from a signal handler, say) stops every thread and raises ``CountInterrupted``
+        (a ``KeyboardInterrupt``), as Ctrl-C does; finished tasks are in the journal by then.
+    checkpoint
+        A journal file (``mapfold.journal``): created, or resumed from; every finished task is
+        appended to it durably as the count goes.
+    notify
+        Called with one-line notices (a torn journal line); default: printed on stderr.
 
     Returns
     -------
@@ -163,10 +207,12 @@ def count_folds(
     ------
     ShapeError
         For a shape that is not a map or is too large.
+    JournalError
+        When ``checkpoint`` is a journal of another count, or damaged.
     WorkerError, SenderError
         When a worker or the consumer fails; no partial total is returned.
-    KeyboardInterrupt
-        After stopping every thread, when interrupted.
+    CountInterrupted
+        After stopping every thread (and journaling every finished task), when interrupted.
     """
     from mapfold import __version__
 
@@ -176,9 +222,17 @@ def count_folds(
         threads = available_cpus()
     if threads < 1:
         raise ValueError("threads must be at least 1")
+    if checkpoint is not None and tasks_per_thread is not None:
+        raise ValueError("a checkpointed count uses the deterministic task list; leave tasks_per_thread unset")
+    if notify is None:
+
+        def notify(message: str) -> None:
+            print(f"mapfold: note: {message}", file=sys.stderr)
+
     started = time.perf_counter()
     sides = counted_sides(shape)
     leaves_total = int(np.prod(sides))
+    tasks_resumed = 0
 
     if leaves_total == 1:
         # One leaf: one folding, nothing to split. The filter still decides its symmetry.
@@ -188,38 +242,42 @@ def count_folds(
             handler = SymmetricTotal()
             handler(np.zeros((1, 2), dtype=np.uint8), np.ones(1, dtype=np.uint64))
             symmetric_folds = handler.total
-        sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
+        sender_counts = SenderCounts(0, 0, 0) if symmetric else None
     else:
         halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
-        tasks = split_tasks(connection_graph, threads, halved, tasks_per_thread)
+        if tasks_per_thread is None:
+            tasks = plan_tasks(connection_graph, halved)
+        else:
+            tasks = split_tasks(connection_graph, threads, halved, tasks_per_thread)
         task_count = len(tasks)
-        handler = SymmetricTotal(with_reflections=halved) if symmetric else None
-        sender = LeafBelowSender(leaves_total + 1, handler, lanes=threads, slots=sender_slots) if symmetric else None
-        try:
-            completions = _run_workers(
-                connection_graph,
-                tasks.leaf_below,
-                tasks.placed_leaves,
-                halved,
-                threads,
-                sender,
-                progress,
-                progress_file,
-                stop_event,
-                gate,
+        journal = None
+        if checkpoint is not None:
+            journal = Journal.open(
+                checkpoint,
+                {
+                    "mapfold": __version__,
+                    "shape": list(sides),
+                    "leaves": leaves_total,
+                    "halved": halved,
+                    "symmetric": symmetric,
+                    "task_depth": tasks.placed_leaves,
+                    "tasks": task_count,
+                    "task_digest": task_digest(tasks),
+                },
             )
-            if halved:
-                completions *= 2  # each completion walked stands for itself and its reflection
+            if journal.notice:
+                notify(journal.notice)
+        try:
+            completions, centres, sender_counts, tasks_resumed = _count_tasks(
+                connection_graph, tasks, halved, threads, symmetric, sender_slots, progress, progress_file, stop_event, journal
+            )
         finally:
-            if sender is not None:
-                sender.close()
-        symmetric_folds = handler.total if handler is not None else None
-        sender_counts = (
-            SenderCounts(sender.pushed, sender.consumed, sender.slots, handler.completions) if sender is not None else None
-        )
-        if sender is not None and sender.pushed != sender.consumed:
-            raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
+            if journal is not None:
+                journal.close()
+        if halved:
+            completions *= 2  # each completion walked stands for itself and its reflection
+        symmetric_folds = (centres + 1) // 2 if centres is not None else None
 
     return CountResult(
         shape=list(shape),
@@ -232,31 +290,186 @@ def count_folds(
         elapsed_seconds=round(time.perf_counter() - started, 6),
         version=__version__,
         sender=sender_counts,
+        tasks_resumed=tasks_resumed,
     )
 
 
-def _run_workers(
-    connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file, stop_event, gate
-) -> int:
-    """Run ``threads`` workers over the tasks; return the summed completions or raise."""
+def _count_tasks(connection_graph, tasks, halved, threads, symmetric, sender_slots, progress, progress_file, stop_event, journal):
+    """Walk the tasks the journal does not hold; return (completions, centres or None, sender counts, resumed)."""
+    task_total = len(tasks)
+    resumed = journal.done if journal is not None else 0
+    pending = np.array([task for task in range(task_total) if journal is None or task not in journal.completions], dtype=np.int64)
+    completions = sum(journal.completions.values()) if journal is not None else 0
+    centres = sum(value or 0 for value in journal.centres.values()) if journal is not None and symmetric else 0
+    if len(pending) == 0:
+        return completions, (centres if symmetric else None), (SenderCounts(0, 0, 0) if symmetric else None), resumed
+
+    if symmetric and journal is not None:
+        handler = TaskSymmetricTotal(tasks.leaf_below, tasks.placed_leaves, with_reflections=halved)
+    elif symmetric:
+        handler = SymmetricTotal(with_reflections=halved)
+    else:
+        handler = None
+    sender = None
+    handled = np.zeros(threads, dtype=np.int64)  # rows of each lane the handler has finished with
+    if handler is not None:
+        inner_handler = handler
+
+        def handle(rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
+            inner_handler(rows, last_leaf_gaps)
+            # The consumer moved the lanes' read counters before handing this batch over, and only
+            # it moves them: now every row up to them has been handled.
+            handled[:] = sender.cursors[_READ::_CURSOR_WIDTH]
+
+        sender = LeafBelowSender(tasks.leaf_below.shape[1], handle, lanes=threads, slots=sender_slots)
+
+    task_completions = np.full(task_total, -1, dtype=np.int64)
+    task_pushed = np.zeros(task_total, dtype=np.int64)
+    task_lane = np.zeros(task_total, dtype=np.int64)
     next_task = np.zeros(1, dtype=np.int64)
+    keeper = _JournalKeeper(journal, pending, next_task, task_completions, task_pushed, task_lane, handled, handler, sender)
+    if progress:
+        from mapfold.estimate import subtree_weights
+
+        weights = subtree_weights(connection_graph, tasks.leaf_below[pending], tasks.placed_leaves, halved)
+        task_work = np.ceil(weights).astype(np.uint64)
+    else:
+        task_work = np.ones(len(pending), dtype=np.uint64)
+    interrupted = False
+    try:
+        _run_workers(
+            connection_graph,
+            tasks.leaf_below,
+            pending,
+            tasks.placed_leaves,
+            halved,
+            threads,
+            sender,
+            progress,
+            progress_file,
+            stop_event,
+            next_task,
+            task_work,
+            task_completions,
+            task_pushed,
+            task_lane,
+            keeper.poll,
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        if sender is not None:
+            try:
+                sender.close()  # drains what the workers pushed, so finished tasks can be journaled
+            finally:
+                if interrupted and not sender.failed:
+                    keeper.poll(final=True)
+        elif interrupted:
+            keeper.poll(final=True)
+        if interrupted:
+            done = resumed + int((task_completions[pending] >= 0).sum()) if journal is None else journal.done
+            raise CountInterrupted(done, task_total)
+    keeper.poll(final=True)
+    if (task_completions[pending] < 0).any():
+        raise WorkerError("a task was left unfinished")
+    completions += int(task_completions[pending].sum())
+    sender_counts = None
+    if sender is not None:
+        sender_counts = SenderCounts(sender.pushed, sender.consumed, sender.slots)
+        if sender.pushed != sender.consumed:
+            raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
+        centres += handler.total_centres if isinstance(handler, TaskSymmetricTotal) else handler.centres
+    return completions, (centres if symmetric else None), sender_counts, resumed
+
+
+class _JournalKeeper:
+    """Appends finished tasks to the journal from the main thread while the workers run."""
+
+    def __init__(self, journal, pending, next_task, task_completions, task_pushed, task_lane, handled, handler, sender) -> None:
+        self.journal = journal
+        self.pending = pending
+        self.next_task = next_task
+        self.task_completions = task_completions
+        self.task_pushed = task_pushed
+        self.task_lane = task_lane
+        self.handled = handled
+        self.handler = handler
+        self.sender = sender
+        self.scanned = 0  # claims already looked at
+        self.outstanding: list[int] = []  # claimed tasks not journaled yet
+
+    def poll(self, final: bool = False) -> None:
+        """Journal every claimed task that is finished (and, with the symmetric total, fully handled)."""
+        if self.journal is None:
+            return
+        claimed = min(int(self.next_task[0]), len(self.pending))
+        self.outstanding.extend(int(task) for task in self.pending[self.scanned : claimed])
+        self.scanned = claimed
+        still: list[int] = []
+        finished: list[tuple[int, int, int | None]] = []
+        for task in self.outstanding:
+            found = int(self.task_completions[task])
+            if found < 0 or (self.sender is not None and self.handled[self.task_lane[task]] < self.task_pushed[task]):
+                still.append(task)
+                continue
+            centres = int(self.handler.centres[task]) if self.sender is not None else None
+            finished.append((task, found, centres))
+        self.journal.record(finished)
+        self.outstanding = still
+
+
+def _run_workers(
+    connection_graph,
+    task_rows,
+    pending,
+    placed_leaves,
+    halved,
+    threads,
+    sender,
+    progress,
+    progress_file,
+    stop_event,
+    next_task,
+    task_work,
+    task_completions,
+    task_pushed,
+    task_lane,
+    poll,
+) -> int:
+    """Run ``threads`` workers over the pending tasks; return the summed completions or raise."""
     stop_flag = np.zeros(1, dtype=np.int64)
     results: list[int | None] = [None] * threads
     errors: list[BaseException] = []
+    threads = min(threads, max(1, len(pending)))
 
     with ProgressBar(
-        total=len(task_rows),
+        total=int(task_work.sum()),
         file=progress_file if progress_file is not None else sys.stderr,
         disable=not progress,
-        unit="task",
-        desc="folding",
+        unit=" nodes",
+        unit_scale=True,
+        desc="walk (estimated tree nodes)",
         leave=True,
     ) as bar:
 
         def work(index: int) -> None:
             try:
                 results[index] = _work_through_tasks(
-                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index, gate
+                    connection_graph,
+                    task_rows,
+                    pending,
+                    placed_leaves,
+                    halved,
+                    next_task,
+                    stop_flag,
+                    bar,
+                    task_work,
+                    sender,
+                    index,
+                    task_completions,
+                    task_pushed,
+                    task_lane,
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)
@@ -267,15 +480,20 @@ def _run_workers(
         ]
         for worker in workers:
             worker.start()
+        last_poll = time.monotonic()
         try:
             for worker in workers:
-                # Short joins keep the main thread able to take Ctrl-C and to notice a failed consumer.
+                # Short joins keep the main thread able to take Ctrl-C, to notice a failed consumer,
+                # and to journal finished tasks.
                 while worker.is_alive():
                     worker.join(0.05)
                     if sender is not None and sender.failed:
                         stop_flag[0] = 1
                     if stop_event is not None and stop_event.is_set():
                         raise KeyboardInterrupt
+                    if time.monotonic() - last_poll > 0.2:
+                        poll()
+                        last_poll = time.monotonic()
         except BaseException:
             stop_flag[0] = 1
             for worker in workers:
@@ -286,6 +504,7 @@ def _run_workers(
         raise WorkerError(f"a worker thread failed: {errors[0]!r}") from errors[0]
     if sender is not None:
         sender.check()
+    results = results[:threads]
     if any(result is None or result == WALK_ABORTED for result in results):
         raise WorkerError("a worker stopped before finishing its tasks")
     return sum(int(result) for result in results)

@@ -5,8 +5,13 @@ The subtrees below distinct nodes of one depth are disjoint and together hold ev
 tasks divide the work without repeating any of it (unlike Lunnon's res/mod split, where every part
 walks the whole tree above the split leaf again).
 
-The depth is chosen from the tree itself: go one leaf deeper until there are enough tasks for every
-thread to stay busy to the end (many small tasks even out the luck of which subtree is large).
+The depth is chosen from the tree itself, never from the number of threads (a checkpoint journal
+names tasks by their place in the list, and a resumed run may use other threads or machines):
+``plan_tasks`` goes one leaf deeper until there are at least ``MIN_TASKS`` tasks (enough for every
+thread of a large machine to stay busy to the end) and, for big trees, until a task holds on average
+at most ``MAX_NODES_PER_TASK`` nodes of the walk (seconds of work), as estimated by a fixed number of
+seeded Knuth probes (``mapfold.estimate``), so the same map always gets the same list. The list is
+capped at ``MAX_TASKS`` rows. ``split_tasks`` (tasks per thread) is kept for experiments.
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ from mapfold.kernel import insert_leaf, usable_gaps
 
 #: Tasks wanted per worker thread before the splitter stops going deeper.
 TASKS_PER_THREAD = 64
+#: ``plan_tasks`` goes at least this deep: tasks for 64 threads x 64.
+MIN_TASKS = 4096
+#: ... and deeper while the average task holds more nodes than this (about 10-60 s of one thread).
+MAX_NODES_PER_TASK = 2.0e9
+#: ... but never past this many tasks (each is a row of ``leaves + 1`` bytes and a journal line).
+MAX_TASKS = 1 << 21
+#: Seeded probes behind the depth choice: fixed, so the plan is the same on every run.
+_PLAN_PROBES = 4096
+_PLAN_SEED = 20260101
 
 _ONE = np.uint64(1)
 
@@ -114,3 +128,53 @@ def split_tasks(connection_graph: np.ndarray, threads: int, halved: bool, tasks_
         nodes = deeper
         placed_leaves += 1
     return TaskSet(leaf_below=nodes, placed_leaves=placed_leaves)
+
+
+def plan_tasks(connection_graph: np.ndarray, halved: bool, min_tasks: int = MIN_TASKS) -> TaskSet:
+    """The deterministic task list: the same for every thread count, machine and run.
+
+    Parameters
+    ----------
+    connection_graph
+        From ``make_connection_graph`` (at least 2 leaves).
+    halved
+        Split the halved walk (leaf 3 below leaf 2 only); see ``mapfold.kernel``.
+    min_tasks
+        Go deeper until there are at least this many tasks (or only the last leaf is left).
+
+    Returns
+    -------
+    TaskSet
+        The nodes at the chosen depth; see the module docstring for how it is chosen.
+    """
+    from mapfold.estimate import probe_tree  # the estimator imports this module
+
+    leaves_total = connection_graph.shape[1] - 1
+    nodes = root_node(leaves_total)
+    level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
+    probe_tree(connection_graph, nodes[0], 1, halved, _PLAN_PROBES, _PLAN_SEED, level_sums, np.zeros(_PLAN_PROBES))
+    nodes_by_level = level_sums / _PLAN_PROBES
+    placed_leaves = 1
+    while placed_leaves < leaves_total - 1:
+        nodes_below = float(nodes_by_level[placed_leaves + 1 :].sum())
+        too_big = nodes_below / max(1, len(nodes)) > MAX_NODES_PER_TASK
+        if len(nodes) >= min_tasks and not too_big:
+            break
+        if len(nodes) * max(1.0, nodes_by_level[placed_leaves + 1] / max(nodes_by_level[placed_leaves], 1.0)) > MAX_TASKS:
+            break
+        deeper = _children(connection_graph, nodes, placed_leaves, halved)
+        if len(deeper) == 0 or len(deeper) > MAX_TASKS:
+            break
+        nodes = deeper
+        placed_leaves += 1
+    return TaskSet(leaf_below=nodes, placed_leaves=placed_leaves)
+
+
+def task_digest(tasks: TaskSet) -> str:
+    """SHA-256 of the task list (depth and every row, in order): what a journal's task indices refer to."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(f"{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
+    digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
+    return digest.hexdigest()

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import io
+import re
 
 from mapfold import count_folds
 
 
-def test_bar_reaches_the_number_of_tasks():
+def test_bar_reaches_its_total_of_estimated_work():
     bar_file = io.StringIO()
-    result = count_folds((2, 7), threads=2, progress=True, progress_file=bar_file)
+    count_folds((2, 7), threads=2, progress=True, progress_file=bar_file)
     written = bar_file.getvalue()
-    assert f"{result.tasks}/{result.tasks}" in written
+    assert "estimated tree nodes" in written  # the bar says what it counts
+    assert re.search(r" (\S+)/\1 \[", written)  # and reaches its total
     assert "100%" in written
+
+
+def test_bar_work_follows_task_size():
+    """Tasks of very different sizes move the bar by their estimated nodes, not by one each."""
+    from mapfold.connection_graph import make_connection_graph
+    from mapfold.estimate import subtree_weights
+    from mapfold.tasks import plan_tasks
+
+    graph = make_connection_graph((3, 5))
+    tasks = plan_tasks(graph, True, min_tasks=64)
+    weights = subtree_weights(graph, tasks.leaf_below, tasks.placed_leaves, True, probes=64)
+    assert weights.max() > 10 * weights.min()
 
 
 def test_no_bar_when_not_asked():

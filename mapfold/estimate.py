@@ -1,0 +1,304 @@
+"""How big is a count before it starts: Knuth's random-probe estimator of the walk's tree.
+
+D. E. Knuth, "Estimating the efficiency of backtrack programs", Math. Comp. 29 (1975): walk from a
+node down one random path, choosing each child with equal probability, and multiply the numbers of
+children met on the way. The product at depth ``k`` is an unbiased estimate of the number of nodes
+at depth ``k``; summed over the path it estimates the nodes of the whole subtree, and times the
+completions at the second-to-last leaf it estimates the foldings. Many probes, averaged, give the
+estimate; their spread gives its standard error.
+
+The probes use the kernel's own gap function (``mapfold.kernel.usable_gaps``) on the same
+normalised, halved walk, so they see exactly the tree the count walks. Time is estimated the same
+way with the real kernel: a probe stops at a depth where subtrees take about a millisecond, walks
+that subtree with ``walk_subtree`` and times it; the product of children times that time estimates
+the time of the whole walk on one thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from mapfold.bit_ops import lowest_bit_index, popcount
+from mapfold.connection_graph import make_connection_graph
+from mapfold.kernel import insert_leaf, usable_gaps, walk_subtree
+from mapfold.shape import counted_sides, validate_shape
+from mapfold.tasks import pile_above
+
+_ONE = np.uint64(1)
+#: Subtrees timed with the real kernel hold about this many nodes (about a millisecond of walk or less).
+_TIMED_SUBTREE_NODES = 3.0e4
+#: Probes per jitted batch (the Python loop between batches only looks at the clock).
+_PROBE_BATCH = 2048
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _random_gap(gaps: np.uint64) -> int:
+    """A uniformly chosen set bit of a non-zero mask."""
+    skip = np.random.randint(0, popcount(gaps))
+    for _ in range(skip):
+        gaps &= gaps - _ONE
+    return lowest_bit_index(gaps)
+
+
+@njit(nogil=True, cache=True)
+def probe_tree(connection_graph, start_leaf_below, placed_leaves, halved, probes, seed, level_sums, fold_sums):
+    """Run ``probes`` Knuth probes below one node; add each probe's products into the sums.
+
+    Parameters
+    ----------
+    connection_graph
+        From ``make_connection_graph``.
+    start_leaf_below
+        The node's pile (``leaf_below`` with ``placed_leaves`` leaves placed).
+    placed_leaves
+        Leaves the node has placed.
+    halved
+        The walk is halved by reflection (as in the kernel).
+    probes
+        How many probes.
+    seed
+        Seeds numba's generator for this thread (``-1``: leave it as it is).
+    level_sums
+        ``float64`` of length ``leaves_total + 1``: ``level_sums[k]`` gains the probe's estimate of
+        the nodes with ``k`` leaves placed.
+    fold_sums
+        ``float64`` of length ``probes``: each probe's estimate of the normalised completions.
+    """
+    if seed >= 0:
+        np.random.seed(seed)
+    leaves_total = start_leaf_below.shape[0] - 1
+    leaf_below = np.empty(leaves_total + 1, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
+    for probe in range(probes):
+        leaf_below[:] = start_leaf_below
+        pile_above(leaf_below, leaf_above)
+        product = 1.0
+        folds = 0.0
+        for leaf in range(placed_leaves + 1, leaves_total + 1):
+            gaps = usable_gaps(connection_graph, leaf, leaf_below, halved)
+            if leaf == leaves_total:
+                folds = product * popcount(gaps)
+                break
+            children = popcount(gaps)
+            if children == 0:
+                break
+            product *= children
+            level_sums[leaf] += product
+            insert_leaf(leaf_below, leaf_above, leaf, _random_gap(gaps))
+        fold_sums[probe] = folds
+
+
+@njit(nogil=True, cache=True)
+def _descend(connection_graph, leaf_below, leaf_above, depth, halved) -> float:
+    """Put leaves 2 .. ``depth`` on a random path from the root; the product of children, or 0 at a dead end."""
+    leaves_total = leaf_below.shape[0] - 1
+    leaf_below[:] = 0
+    leaf_below[0] = 1
+    leaf_below[1] = 0
+    pile_above(leaf_below, leaf_above)
+    product = 1.0
+    for leaf in range(2, depth + 1):
+        gaps = usable_gaps(connection_graph, leaf, leaf_below, halved)
+        if gaps == 0 or leaf > leaves_total:
+            return 0.0
+        product *= popcount(gaps)
+        insert_leaf(leaf_below, leaf_above, leaf, _random_gap(gaps))
+    return product
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What ``mapfold estimate`` reports (the fields of its ``--json``)."""
+
+    shape: list[int]
+    leaves: int
+    folds_estimate: float
+    folds_relative_error: float
+    nodes_estimate: float
+    seconds_estimate: float | None
+    seconds_relative_error: float | None
+    threads: int
+    probes: int
+    timed_subtrees: int
+    sample_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The estimate as plain JSON-ready values."""
+        return asdict(self)
+
+
+def _tree(shape):
+    shape = tuple(shape)
+    validate_shape(shape)
+    sides = counted_sides(shape)
+    leaves_total = int(np.prod(sides)) if sides else 1
+    return shape, leaves_total, make_connection_graph(sides) if leaves_total > 1 else None
+
+
+def estimate_count(
+    shape: tuple[int, ...] | list[int],
+    threads: int = 1,
+    seconds: float = 3.0,
+    halve: bool = True,
+    timed: bool = True,
+    seed: int | None = None,
+) -> Estimate:
+    """Estimate the foldings, the tree nodes and the time of a count, within about ``seconds``.
+
+    Parameters
+    ----------
+    shape
+        The map's sides.
+    threads
+        Threads the count would use; the time estimate is the one-thread time divided by them.
+    seconds
+        Rough budget: half for tree probes, half for timing the kernel (all for probes without ``timed``).
+    halve
+        Estimate the halved walk (the default count's).
+    timed
+        Also time the real kernel on random subtrees.
+    seed
+        Seed for numba's generator; ``None``: from the clock.
+
+    Returns
+    -------
+    Estimate
+        ``folds_estimate`` counts every folding (as ``folds_total`` does); ``nodes_estimate`` the
+        nodes the (halved) walk visits; ``seconds_estimate`` the walk time without the symmetric total.
+    """
+    shape, leaves_total, graph = _tree(shape)
+    if graph is None or leaves_total < 3:
+        # One leaf folds one way, two leaves two ways: nothing to estimate.
+        nothing = 0.0 if timed else None
+        return Estimate(list(shape), leaves_total, float(leaves_total), 0.0, 1.0, nothing, nothing, threads, 0, 0, 0.0)
+    halved = halve and leaves_total >= 3
+    rng_seed = int(seed if seed is not None else time.time_ns() % (1 << 31))
+    started = time.perf_counter()
+    probe_budget = seconds / 2 if timed else seconds
+    level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
+    fold_sums = np.zeros(_PROBE_BATCH, dtype=np.float64)
+    root = np.zeros(leaves_total + 1, dtype=np.uint8)
+    root[0], root[1] = 1, 0
+    probes = 0
+    fold_total = 0.0
+    fold_squares = 0.0
+    batch = 0
+    while probes == 0 or time.perf_counter() - started < probe_budget:
+        probe_tree(graph, root, 1, halved, _PROBE_BATCH, rng_seed + batch if batch == 0 else -1, level_sums, fold_sums)
+        batch += 1
+        probes += _PROBE_BATCH
+        fold_total += float(fold_sums.sum())
+        fold_squares += float((fold_sums * fold_sums).sum())
+    scale = leaves_total * (2 if halved else 1)  # a normalised completion of the halved walk stands for this many foldings
+    mean = fold_total / probes
+    variance = max(0.0, fold_squares / probes - mean * mean)
+    folds_relative = math.sqrt(variance / probes) / mean if mean > 0 else 0.0
+    nodes_by_level = level_sums / probes
+    nodes_estimate = 1.0 + float(nodes_by_level.sum())
+
+    seconds_estimate = None
+    seconds_relative = None
+    timed_subtrees = 0
+    if timed:
+        # Time the real kernel below random nodes at the depth where subtrees are about a millisecond.
+        depth = leaves_total - 1
+        below = nodes_estimate
+        for level in range(2, leaves_total):
+            below = float(nodes_by_level[level:].sum()) / max(nodes_by_level[level], 1e-300)
+            if below <= _TIMED_SUBTREE_NODES:
+                depth = level
+                break
+        samples = []
+        leaf_below = np.zeros(leaves_total + 1, dtype=np.uint8)
+        leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
+        gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
+        stop_flag = np.zeros(1, dtype=np.int64)
+        # Load the kernel before the clock runs (its first call reads the compiled code from disk).
+        if _descend(graph, leaf_below, leaf_above, leaves_total - 1, halved) > 0:
+            walk_subtree(graph, leaf_below, leaf_above, leaves_total - 1, gap_masks, stop_flag, halved, None, 0)
+        time_started = time.perf_counter()
+        while not samples or time.perf_counter() - time_started < seconds - probe_budget:
+            product = _descend(graph, leaf_below, leaf_above, depth, halved)
+            if product == 0.0:
+                samples.append(0.0)
+                continue
+            tick = time.perf_counter()
+            walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0)
+            samples.append(product * (time.perf_counter() - tick))
+        timed_subtrees = len(samples)
+        values = np.asarray(samples)
+        one_thread = float(values.mean())
+        seconds_estimate = one_thread / max(1, threads)
+        seconds_relative = float(values.std() / math.sqrt(len(values)) / one_thread) if one_thread > 0 else 0.0
+
+    return Estimate(
+        shape=list(shape),
+        leaves=leaves_total,
+        folds_estimate=mean * scale,
+        folds_relative_error=folds_relative,
+        nodes_estimate=nodes_estimate,
+        seconds_estimate=seconds_estimate,
+        seconds_relative_error=seconds_relative,
+        threads=threads,
+        probes=probes,
+        timed_subtrees=timed_subtrees,
+        sample_seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def subtree_weights(
+    connection_graph: np.ndarray, task_rows: np.ndarray, placed_leaves: int, halved: bool, probes: int = 8
+) -> np.ndarray:
+    """Estimated nodes below each task (at least 1), from a few seeded probes each: for the progress bar."""
+    return _subtree_weights(connection_graph, task_rows, placed_leaves, halved, probes)
+
+
+@njit(nogil=True, cache=True)
+def _subtree_weights(connection_graph, task_rows, placed_leaves, halved, probes):
+    leaves_total = task_rows.shape[1] - 1
+    weights = np.ones(task_rows.shape[0], dtype=np.float64)
+    level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
+    fold_sums = np.zeros(probes, dtype=np.float64)
+    np.random.seed(12345)
+    for task in range(task_rows.shape[0]):
+        level_sums[:] = 0.0
+        probe_tree(connection_graph, task_rows[task], placed_leaves, halved, probes, -1, level_sums, fold_sums)
+        weights[task] = 1.0 + level_sums.sum() / probes
+    return weights
+
+
+#: A floor on the walk's speed on one thread (nodes per second; this machine does 2e7 to 6e7): a
+#: tree smaller than this times the limit cannot take longer, so ``likely_over`` stops there.
+_SLOWEST_NODES_PER_SECOND = 5.0e6
+_QUICK_PROBES = 512
+
+
+def likely_over(shape: tuple[int, ...] | list[int], threads: int | None, seconds: float) -> float | None:
+    """The estimated time of a count when it is likely over ``seconds``, else ``None``; cheap for small maps.
+
+    A few hundred probes (a millisecond) bound the tree; only a tree that could take that long gets
+    the one-second timed estimate.
+    """
+    from mapfold.runner import available_cpus
+
+    shape, leaves_total, graph = _tree(shape)
+    if graph is None or leaves_total < 3:
+        return None
+    threads = threads if threads is not None else available_cpus()
+    level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
+    root = np.zeros(leaves_total + 1, dtype=np.uint8)
+    root[0], root[1] = 1, 0
+    probe_tree(graph, root, 1, True, _QUICK_PROBES, 7, level_sums, np.zeros(_QUICK_PROBES))
+    nodes = 1.0 + float(level_sums.sum()) / _QUICK_PROBES
+    if nodes / threads < _SLOWEST_NODES_PER_SECOND * seconds / 10:  # a margin for a poor quick estimate
+        return None
+    estimate = estimate_count(shape, threads=threads, seconds=1.0)
+    if estimate.seconds_estimate is not None and estimate.seconds_estimate > seconds:
+        return estimate.seconds_estimate
+    return None

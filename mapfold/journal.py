@@ -1,0 +1,137 @@
+"""The checkpoint journal: finished tasks of a long count, so that an interrupted count resumes.
+
+The file is JSON lines (one JSON object per line, UTF-8), readable without mapfold:
+
+- line 1, the header: ``{"journal": "mapfold-checkpoint", "format": 1, "mapfold": "0.1.0",
+  "shape": [2, 18], "leaves": 36, "halved": true, "symmetric": true, "task_depth": 15,
+  "tasks": 7758, "task_digest": "<sha256 of the task list>"}``;
+- then one line per finished task, in the order they finished: ``{"task": 17, "completions": 1234,
+  "centres": 5}``: ``task`` is the index in the task list, ``completions`` the normalised complete
+  foldings the walk found below it (before doubling for the halved walk and before multiplying by
+  the number of leaves), ``centres`` its sum of mirror centres (``null`` without the symmetric total).
+
+The fold total is ``sum(completions) * (2 if halved else 1) * leaves``; the symmetric total is
+``(sum(centres) + 1) // 2``. The runner appends the tasks that finished since its last look (every
+0.2 s) in one write, flushed and fsync'd (one fsync per task would cost milliseconds each), so a
+killed process loses the tasks in flight and at most the last 0.2 s of finished ones. A last line without its newline (the process
+died while writing it) is dropped with a one-line notice; anything else that does not parse, or a
+header that does not match the count asked for, is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+JOURNAL_KIND = "mapfold-checkpoint"
+JOURNAL_FORMAT = 1
+
+
+class JournalError(ValueError):
+    """The journal cannot be used for this count (another shape, walk or version, or damaged)."""
+
+
+@dataclass
+class Journal:
+    """An open checkpoint journal: what it already holds, and a handle to append to it."""
+
+    path: Path
+    header: dict[str, Any]
+    completions: dict[int, int] = field(default_factory=dict)
+    centres: dict[int, int | None] = field(default_factory=dict)
+    notice: str | None = None
+    _file: IO[str] | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], header: dict[str, Any]) -> Journal:
+        """Create the journal with ``header``, or read an existing one and check that it is for this count.
+
+        Raises
+        ------
+        JournalError
+            When the existing file is not a journal of this count, or is damaged before its last line.
+        OSError
+            When the file cannot be read, created or written.
+        """
+        path = Path(path)
+        journal = cls(path=path, header=dict(header, journal=JOURNAL_KIND, format=JOURNAL_FORMAT))
+        if path.exists() and path.stat().st_size > 0:
+            journal._read(header)
+            journal._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        else:
+            journal._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            journal._write_line(journal.header)
+        return journal
+
+    def _read(self, wanted: dict[str, Any]) -> None:
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        lines = text.split("\n")
+        torn = lines.pop()  # "" when the file ends with a newline, as every complete journal does
+        if torn:
+            self.notice = f"{self.path}: ignored an incomplete last line (a write cut short); that task will be counted again"
+            # Truncate it away so the lines appended next start on a line of their own.
+            with open(self.path, "r+b") as handle:
+                handle.truncate(len(text.encode("utf-8")) - len(torn.encode("utf-8")))
+        if not lines:
+            raise JournalError(f"{self.path} has no header line; not a mapfold journal")
+        try:
+            header = json.loads(lines[0])
+        except json.JSONDecodeError:
+            raise JournalError(f"{self.path} is not a mapfold journal (its first line is not JSON)") from None
+        if not isinstance(header, dict) or header.get("journal") != JOURNAL_KIND:
+            raise JournalError(f"{self.path} is not a mapfold journal")
+        expected = dict(wanted, journal=JOURNAL_KIND, format=JOURNAL_FORMAT)
+        for key, value in expected.items():
+            if header.get(key) != value:
+                raise JournalError(
+                    f"{self.path} is a journal of another count ({key} is {header.get(key)!r} there, {value!r} here); "
+                    "use another file or the command that wrote it"
+                )
+        tasks = int(header["tasks"])
+        for number, line in enumerate(lines[1:], start=2):
+            try:
+                entry = json.loads(line)
+                task = int(entry["task"])
+                completions = int(entry["completions"])
+                centres = entry["centres"]
+                centres = None if centres is None else int(centres)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                raise JournalError(f"{self.path}: line {number} is damaged; not resuming from it") from None
+            if not 0 <= task < tasks or completions < 0:
+                raise JournalError(f"{self.path}: line {number} names no task of this count")
+            self.completions[task] = completions
+            self.centres[task] = centres
+
+    def _write_lines(self, entries: list[dict[str, Any]]) -> None:
+        assert self._file is not None
+        self._file.write("".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def _write_line(self, entry: dict[str, Any]) -> None:
+        self._write_lines([entry])
+
+    def record(self, finished: list[tuple[int, int, int | None]]) -> None:
+        """Append finished tasks ``(task, completions, centres)``, durably (flushed and fsync'd) before returning."""
+        if not finished:
+            return
+        self._write_lines(
+            [{"task": task, "completions": completions, "centres": centres} for task, completions, centres in finished]
+        )
+        for task, completions, centres in finished:
+            self.completions[task] = completions
+            self.centres[task] = centres
+
+    @property
+    def done(self) -> int:
+        """Tasks the journal holds."""
+        return len(self.completions)
+
+    def close(self) -> None:
+        """Close the file (everything written is already on disk)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,169 @@
+"""Checkpoint journals with real processes and real signals: kill -9, SIGTERM, torn lines, wrong journals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mapfold import count_folds
+from mapfold.journal import JournalError
+from mapfold.oeis import VALUES
+
+
+def _command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "mapfold", *arguments]
+
+
+def _mapfold(*arguments: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(*arguments), capture_output=True, text=True, timeout=timeout)
+
+
+def _task_lines(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    return max(0, journal.read_text().count("\n") - 1)
+
+
+def _start_and_stop(journal: Path, arguments: list[str], how: signal.Signals, after_lines: int = 20):
+    """Start a checkpointed count, wait until the journal holds some tasks, send ``how``; return the process' output."""
+    process = subprocess.Popen(
+        _command("count", *arguments, "--checkpoint", str(journal), "--json", "--no-progress"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while _task_lines(journal) < after_lines and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the count finished before it could be stopped: make it bigger"
+    process.send_signal(how)
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr
+
+
+def test_kill_9_then_resume_gives_the_exact_totals_without_redoing_finished_tasks(tmp_path):
+    journal = tmp_path / "1x19.journal"
+    returncode, stdout, _ = _start_and_stop(journal, ["1x19", "--threads", "2"], signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
+    assert stdout == ""
+    journaled = _task_lines(journal)
+    assert journaled > 0
+    completed = _mapfold("count", "1x19", "--threads", "2", "--checkpoint", str(journal), "--json", "--no-progress")
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["folds_total"] == VALUES["A000136"][19]
+    assert document["symmetric_folds"] == VALUES["A000682"][10]  # 1 x (2n+1): A000682(n + 1)
+    assert document["tasks_resumed"] == journaled  # only the journaled tasks were skipped, all of them
+    assert 0 < document["tasks_resumed"] < document["tasks"]
+    assert _task_lines(journal) == document["tasks"]
+
+
+def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
+    journal = tmp_path / "2x14.journal"
+    returncode, stdout, stderr = _start_and_stop(journal, ["2x14", "--no-symmetric", "--threads", "2"], signal.SIGTERM)
+    assert returncode == 143
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "run the same command again to resume" in lines[0]
+    done = int(lines[0].split("interrupted; ")[1].split(" of ")[0])
+    assert done == _task_lines(journal)  # what the line says is what the journal holds
+    completed = _mapfold("count", "2x14", "--no-symmetric", "--threads", "1", "--checkpoint", str(journal), "--json")
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["folds_total"] == VALUES["A001415"][14]
+    assert document["tasks_resumed"] == done > 0
+
+
+def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path):
+    """Per-task symmetric sums: a count stopped part-way and resumed on other threads is exact."""
+    journal = tmp_path / "2x3x3.journal"
+    stop = threading.Event()
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            count_folds((1, 18), threads=2, checkpoint=journal, stop_event=stop)
+    finally:
+        timer.cancel()
+    result = count_folds((1, 18), threads=1, checkpoint=journal)
+    assert result.tasks_resumed > 0
+    assert result.folds_total == VALUES["A000136"][18]
+    assert result.symmetric_folds == VALUES["A007822"][9]
+
+
+def test_a_finished_journal_prints_its_result_again(tmp_path):
+    journal = tmp_path / "2x6.journal"
+    first = _mapfold("count", "2x6", "--checkpoint", str(journal), "--json")
+    assert first.returncode == 0, first.stderr
+    again = _mapfold("count", "2x6", "--checkpoint", str(journal), "--json", "--threads", "3")
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["folds_total"] == VALUES["A001415"][6]
+    assert document["tasks_resumed"] == document["tasks"] == json.loads(first.stdout)["tasks"]
+    assert document["symmetric_folds"] == json.loads(first.stdout)["symmetric_folds"] == count_folds((2, 6)).symmetric_folds
+
+
+def test_a_torn_last_line_is_ignored_with_a_notice(tmp_path):
+    journal = tmp_path / "3x4.journal"
+    assert _mapfold("count", "3x4", "--checkpoint", str(journal), "--json").returncode == 0
+    text = journal.read_text()
+    journal.write_text(text[: len(text) - 7])  # the last task line cut short, as by a crash mid-write
+    completed = _mapfold("count", "3x4", "--checkpoint", str(journal), "--json")
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["folds_total"] == VALUES["A001416"][4]
+    assert document["tasks_resumed"] == document["tasks"] - 1
+    notices = completed.stderr.strip().splitlines()
+    assert len(notices) == 1 and "incomplete last line" in notices[0]
+    assert journal.read_text().endswith("\n")
+
+
+@pytest.mark.parametrize(
+    "arguments, named",
+    [
+        (["2x7"], "shape"),
+        (["2x6", "--no-symmetric"], "symmetric"),
+    ],
+)
+def test_a_journal_of_another_count_is_refused(tmp_path, arguments, named):
+    journal = tmp_path / "2x6.journal"
+    assert _mapfold("count", "2x6", "--checkpoint", str(journal), "--json").returncode == 0
+    before = journal.read_bytes()
+    completed = _mapfold("count", *arguments, "--checkpoint", str(journal), "--json")
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mapfold: error: ") and named in lines[0]
+    assert journal.read_bytes() == before  # left as it was
+
+
+def test_a_damaged_journal_or_another_file_is_refused(tmp_path):
+    journal = tmp_path / "2x5.journal"
+    count_folds((2, 5), checkpoint=journal)
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join([lines[0], "not json\n", *lines[2:]]))
+    with pytest.raises(JournalError, match="line 2"):
+        count_folds((2, 5), checkpoint=journal)
+    other = tmp_path / "notes.txt"
+    other.write_text("my notes\n")
+    completed = _mapfold("count", "2x5", "--checkpoint", str(other))
+    assert completed.returncode == 2 and "not a mapfold journal" in completed.stderr
+    assert other.read_text() == "my notes\n"
+
+
+def test_the_task_list_does_not_depend_on_threads():
+    from mapfold.connection_graph import make_connection_graph
+    from mapfold.tasks import plan_tasks, task_digest
+
+    graph = make_connection_graph((3, 5))
+    assert task_digest(plan_tasks(graph, True)) == task_digest(plan_tasks(graph, True))
+    counts = {count_folds((3, 5), threads=threads, symmetric=False).tasks for threads in (1, 2, 7)}
+    assert counts == {len(plan_tasks(graph, True))}
