@@ -12,8 +12,8 @@ The file is JSON lines (one JSON object per line, UTF-8), readable without mapfo
 
 The fold total is ``sum(completions) * (2 if halved else 1) * leaves``; the symmetric total is
 ``(sum(centres) + 1) // 2``. The runner appends the tasks that finished since its last look (every
-0.2 s) in one write, flushed and fsync'd (one fsync per task would cost milliseconds each), so a
-killed process loses the tasks in flight and at most the last 0.2 s of finished ones. A last line without its newline (the process
+0.1 s) in one write, flushed and fsync'd (one fsync per task would cost milliseconds each), so a
+killed process loses the tasks in flight and at most the last 0.1 s of finished ones. A last line without its newline (the process
 died while writing it) is dropped with a one-line notice; anything else that does not parse, or a
 header that does not match the count asked for, is refused.
 """

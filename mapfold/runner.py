@@ -494,7 +494,7 @@ def _run_workers(
                         stop_flag[0] = 1
                     if stop_event is not None and stop_event.is_set():
                         raise KeyboardInterrupt
-                    if time.monotonic() - last_poll > 0.2:
+                    if time.monotonic() - last_poll > 0.1:
                         poll()
                         last_poll = time.monotonic()
         except BaseException:
