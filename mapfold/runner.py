@@ -452,6 +452,7 @@ def _run_workers(
         disable=not progress,
         unit=" nodes",
         unit_scale=True,
+        smoothing=0.0,  # the ETA from the average rate of the whole run, not the last few updates
         desc="walk (estimated tree nodes)",
         leave=True,
     ) as bar:
