@@ -221,7 +221,7 @@ def estimate_count(
         stop_flag = np.zeros(1, dtype=np.int64)
         # Load the kernel before the clock runs (its first call reads the compiled code from disk).
         if _descend(graph, leaf_below, leaf_above, leaves_total - 1, halved) > 0:
-            walk_subtree(graph, leaf_below, leaf_above, leaves_total - 1, gap_masks, stop_flag, halved, None, 0)
+            walk_subtree(graph, leaf_below, leaf_above, leaves_total - 1, gap_masks, stop_flag, halved, None, 0, False)
         time_started = time.perf_counter()
         while not samples or time.perf_counter() - time_started < seconds - probe_budget:
             product = _descend(graph, leaf_below, leaf_above, depth, halved)
@@ -229,7 +229,7 @@ def estimate_count(
                 samples.append(0.0)
                 continue
             tick = time.perf_counter()
-            walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0)
+            walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0, False)
             samples.append(product * (time.perf_counter() - tick))
         timed_subtrees = len(samples)
         values = np.asarray(samples)

@@ -49,6 +49,9 @@ class SenderCounts:
     pushed: int
     consumed: int
     slots: int
+    #: Completions the consumer received and tested (the gate lets through only those that could
+    #: count; with the gate off, every completion).
+    gated: int
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ def _work_through_tasks(
     task_completions,
     task_pushed,
     task_lane,
+    gate,
 ) -> int:
     """One worker's whole share: claim pending tasks until none are left; return their completions.
 
@@ -142,7 +146,9 @@ def _work_through_tasks(
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
-        found = walk_subtree(connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane)
+        found = walk_subtree(
+            connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane, gate
+        )
         if found == WALK_ABORTED:
             return WALK_ABORTED
         completions += found
@@ -165,6 +171,7 @@ def count_folds(
     stop_event: threading.Event | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     notify: Callable[[str], None] | None = None,
+    gate: bool = True,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -198,6 +205,10 @@ def count_folds(
         appended to it durably as the count goes.
     notify
         Called with one-line notices (a torn journal line); default: printed on stderr.
+    gate
+        Send the consumer only the completions that could be mirror images of themselves
+        (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full stream, for
+        checking the gate). Totals do not depend on it.
 
     Returns
     -------
@@ -242,7 +253,7 @@ def count_folds(
             handler = SymmetricTotal()
             handler(np.zeros((1, 2), dtype=np.uint8), np.ones(1, dtype=np.uint64))
             symmetric_folds = handler.total
-        sender_counts = SenderCounts(0, 0, 0) if symmetric else None
+        sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
     else:
         halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
@@ -270,7 +281,17 @@ def count_folds(
                 notify(journal.notice)
         try:
             completions, centres, sender_counts, tasks_resumed = _count_tasks(
-                connection_graph, tasks, halved, threads, symmetric, sender_slots, progress, progress_file, stop_event, journal
+                connection_graph,
+                tasks,
+                halved,
+                threads,
+                symmetric,
+                sender_slots,
+                progress,
+                progress_file,
+                stop_event,
+                journal,
+                gate,
             )
         finally:
             if journal is not None:
@@ -294,7 +315,9 @@ def count_folds(
     )
 
 
-def _count_tasks(connection_graph, tasks, halved, threads, symmetric, sender_slots, progress, progress_file, stop_event, journal):
+def _count_tasks(
+    connection_graph, tasks, halved, threads, symmetric, sender_slots, progress, progress_file, stop_event, journal, gate
+):
     """Walk the tasks the journal does not hold; return (completions, centres or None, sender counts, resumed)."""
     task_total = len(tasks)
     resumed = journal.done if journal is not None else 0
@@ -302,7 +325,7 @@ def _count_tasks(connection_graph, tasks, halved, threads, symmetric, sender_slo
     completions = sum(journal.completions.values()) if journal is not None else 0
     centres = sum(value or 0 for value in journal.centres.values()) if journal is not None and symmetric else 0
     if len(pending) == 0:
-        return completions, (centres if symmetric else None), (SenderCounts(0, 0, 0) if symmetric else None), resumed
+        return completions, (centres if symmetric else None), (SenderCounts(0, 0, 0, 0) if symmetric else None), resumed
 
     if symmetric and journal is not None:
         handler = TaskSymmetricTotal(tasks.leaf_below, tasks.placed_leaves, with_reflections=halved)
@@ -357,6 +380,7 @@ def _count_tasks(connection_graph, tasks, halved, threads, symmetric, sender_slo
             task_pushed,
             task_lane,
             keeper.poll,
+            gate,
         )
     except KeyboardInterrupt:
         interrupted = True
@@ -379,7 +403,7 @@ def _count_tasks(connection_graph, tasks, halved, threads, symmetric, sender_slo
     completions += int(task_completions[pending].sum())
     sender_counts = None
     if sender is not None:
-        sender_counts = SenderCounts(sender.pushed, sender.consumed, sender.slots)
+        sender_counts = SenderCounts(sender.pushed, sender.consumed, sender.slots, handler.completions)
         if sender.pushed != sender.consumed:
             raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
         centres += handler.total_centres if isinstance(handler, TaskSymmetricTotal) else handler.centres
@@ -439,6 +463,7 @@ def _run_workers(
     task_pushed,
     task_lane,
     poll,
+    gate,
 ) -> int:
     """Run ``threads`` workers over the pending tasks; return the summed completions or raise."""
     stop_flag = np.zeros(1, dtype=np.int64)
@@ -474,6 +499,7 @@ def _run_workers(
                     task_completions,
                     task_pushed,
                     task_lane,
+                    gate,
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)

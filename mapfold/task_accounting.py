@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from mapfold.symmetry import _count_rows
+from mapfold.symmetry import count_completions, count_mirror_centres
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -80,7 +80,7 @@ def add_centres_by_task(rows, last_leaf_gaps, with_reflections, tasks, centres) 
         stop = start + 1
         while stop < rows.shape[0] and tasks[stop] == tasks[start]:
             stop += 1
-        found = _count_rows(rows, last_leaf_gaps, with_reflections, start, stop)
+        found = count_mirror_centres(rows[start:stop], last_leaf_gaps[start:stop], with_reflections)
         centres[tasks[start]] += found
         total += found
         start = stop
@@ -103,6 +103,7 @@ class TaskSymmetricTotal:
     def __init__(self, task_rows: np.ndarray, depth: int, with_reflections: bool) -> None:
         self._with_reflections = with_reflections
         self._total = 0
+        self.completions = 0  # completions received (what the gate let through), as SymmetricTotal counts them
         self._task_rows = task_rows
         self._depth = depth
         hashes = task_hashes(task_rows, depth)
@@ -115,6 +116,7 @@ class TaskSymmetricTotal:
         if tasks.size and tasks.min() < 0:
             raise RuntimeError("a pushed pile belongs to no task")
         self._total += int(add_centres_by_task(rows, last_leaf_gaps, self._with_reflections, tasks, self.centres))
+        self.completions += int(count_completions(last_leaf_gaps))
 
     @property
     def total_centres(self) -> int:

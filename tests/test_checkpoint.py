@@ -49,17 +49,17 @@ def _start_and_stop(journal: Path, arguments: list[str], how: signal.Signals, af
 
 
 def test_kill_9_then_resume_gives_the_exact_totals_without_redoing_finished_tasks(tmp_path):
-    journal = tmp_path / "1x19.journal"
-    returncode, stdout, _ = _start_and_stop(journal, ["1x19", "--threads", "2"], signal.SIGKILL)
+    journal = tmp_path / "1x22.journal"
+    returncode, stdout, _ = _start_and_stop(journal, ["1x22", "--threads", "2"], signal.SIGKILL)
     assert returncode == -signal.SIGKILL
     assert stdout == ""
     journaled = _task_lines(journal)
     assert journaled > 0
-    completed = _mapfold("count", "1x19", "--threads", "2", "--checkpoint", str(journal), "--json", "--no-progress")
+    completed = _mapfold("count", "1x22", "--threads", "2", "--checkpoint", str(journal), "--json", "--no-progress")
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
-    assert document["folds_total"] == VALUES["A000136"][19]
-    assert document["symmetric_folds"] == VALUES["A000682"][10]  # 1 x (2n+1): A000682(n + 1)
+    assert document["folds_total"] == VALUES["A000136"][22]
+    assert document["symmetric_folds"] == VALUES["A007822"][11]
     assert document["tasks_resumed"] == journaled  # only the journaled tasks were skipped, all of them
     assert 0 < document["tasks_resumed"] < document["tasks"]
     assert _task_lines(journal) == document["tasks"]
@@ -84,19 +84,26 @@ def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
 
 def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path):
     """Per-task symmetric sums: a count stopped part-way and resumed on other threads is exact."""
-    journal = tmp_path / "2x3x3.journal"
+    journal = tmp_path / "1x21.journal"
     stop = threading.Event()
-    timer = threading.Timer(1.0, stop.set)
-    timer.start()
+
+    def stop_once_tasks_are_journaled() -> None:
+        while not stop.is_set():
+            if _task_lines(journal) >= 10:
+                stop.set()
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=stop_once_tasks_are_journaled, daemon=True)
+    watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 18), threads=2, checkpoint=journal, stop_event=stop)
+            count_folds((1, 21), threads=2, checkpoint=journal, stop_event=stop)
     finally:
-        timer.cancel()
-    result = count_folds((1, 18), threads=1, checkpoint=journal)
-    assert result.tasks_resumed > 0
-    assert result.folds_total == VALUES["A000136"][18]
-    assert result.symmetric_folds == VALUES["A007822"][9]
+        stop.set()
+    result = count_folds((1, 21), threads=1, checkpoint=journal)
+    assert 0 < result.tasks_resumed < result.tasks
+    assert result.folds_total == VALUES["A000136"][21]
+    assert result.symmetric_folds == VALUES["A000682"][11]  # 1 x (2n+1): A000682(n + 1)
 
 
 def test_a_finished_journal_prints_its_result_again(tmp_path):
