@@ -95,6 +95,17 @@ def count(
             ),
         ),
     ] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help=(
+                "Run the count on a Dask cluster: the scheduler's address, tcp://HOST:8786 (or tls://..., with Dask's "
+                "own security configuration). Every worker needs mapfold installed. See README, 'Counting on a cluster'."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Count the foldings of a map."""
     try:
@@ -104,7 +115,15 @@ def count(
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise _fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    if checkpoint is None:
+    client = None
+    if scheduler is not None:
+        from mapfold.dask_front import connect
+
+        try:
+            client = connect(scheduler)
+        except OSError as error:
+            raise _fail(str(error), 2) from None
+    if checkpoint is None and client is None:
         hours = likely_over(sides, threads, seconds=3600.0)
         if hours is not None:
             _stderr.print(
@@ -133,7 +152,13 @@ def count(
     )
     try:
         result = count_folds(
-            sides, threads=threads, symmetric=symmetric, progress=show_progress, stop_event=interrupted, checkpoint=checkpoint
+            sides,
+            threads=threads,
+            symmetric=symmetric,
+            progress=show_progress,
+            stop_event=interrupted,
+            checkpoint=checkpoint,
+            client=client,
         )
     except KeyboardInterrupt as error:
         code = 143 if received and received[0] == signal.SIGTERM else 130
@@ -153,6 +178,8 @@ def count(
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+        if client is not None:
+            client.close()
     if as_json:
         print(json.dumps(result.to_dict()))
     else:

@@ -172,6 +172,7 @@ def count_folds(
     checkpoint: str | os.PathLike[str] | None = None,
     notify: Callable[[str], None] | None = None,
     gate: bool = True,
+    client: Any = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -209,6 +210,9 @@ def count_folds(
         Send the consumer only the completions that could be mirror images of themselves
         (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full stream, for
         checking the gate). Totals do not depend on it.
+    client
+        A ``distributed.Client``: run the count on its Dask cluster instead of local threads
+        (``mapfold.dask_front``); ``threads`` is then ignored.
 
     Returns
     -------
@@ -233,6 +237,8 @@ def count_folds(
         threads = available_cpus()
     if threads < 1:
         raise ValueError("threads must be at least 1")
+    if client is not None and tasks_per_thread is not None:
+        raise ValueError("a cluster count uses the deterministic task list; leave tasks_per_thread unset")
     if checkpoint is not None and tasks_per_thread is not None:
         raise ValueError("a checkpointed count uses the deterministic task list; leave tasks_per_thread unset")
     if notify is None:
@@ -280,19 +286,28 @@ def count_folds(
             if journal.notice:
                 notify(journal.notice)
         try:
-            completions, centres, sender_counts, tasks_resumed = _count_tasks(
-                connection_graph,
-                tasks,
-                halved,
-                threads,
-                symmetric,
-                sender_slots,
-                progress,
-                progress_file,
-                stop_event,
-                journal,
-                gate,
-            )
+            if client is not None:
+                from mapfold.dask_front import count_on_cluster
+
+                threads = max(1, sum(client.nthreads().values()))
+                completions, centres, tasks_resumed = count_on_cluster(
+                    client, sides, connection_graph, tasks, halved, symmetric, gate, journal, progress, progress_file, stop_event
+                )
+                sender_counts = None
+            else:
+                completions, centres, sender_counts, tasks_resumed = _count_tasks(
+                    connection_graph,
+                    tasks,
+                    halved,
+                    threads,
+                    symmetric,
+                    sender_slots,
+                    progress,
+                    progress_file,
+                    stop_event,
+                    journal,
+                    gate,
+                )
         finally:
             if journal is not None:
                 journal.close()
@@ -408,6 +423,49 @@ def _count_tasks(
             raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
         centres += handler.total_centres if isinstance(handler, TaskSymmetricTotal) else handler.centres
     return completions, (centres if symmetric else None), sender_counts, resumed
+
+
+def run_task_subset(connection_graph, tasks, pending, halved, threads, symmetric, gate):
+    """Count the listed tasks (a Dask unit, say) and return each one's completions and centres.
+
+    Returns
+    -------
+    tuple
+        ``(completions, centres)``: ``int64`` arrays in the order of ``pending`` (``centres`` is
+        ``None`` without the symmetric total).
+    """
+    handler = TaskSymmetricTotal(tasks.leaf_below, tasks.placed_leaves, with_reflections=halved) if symmetric else None
+    sender = LeafBelowSender(tasks.leaf_below.shape[1], handler, lanes=threads) if symmetric else None
+    task_completions = np.full(len(tasks), -1, dtype=np.int64)
+    scratch = np.zeros(len(tasks), dtype=np.int64)
+    try:
+        _run_workers(
+            connection_graph,
+            tasks.leaf_below,
+            pending,
+            tasks.placed_leaves,
+            halved,
+            threads,
+            sender,
+            False,
+            None,
+            None,
+            np.zeros(1, dtype=np.int64),
+            np.ones(len(pending), dtype=np.uint64),
+            task_completions,
+            scratch,
+            scratch.copy(),
+            lambda: None,
+            gate,
+        )
+    finally:
+        if sender is not None:
+            sender.close()
+    if (task_completions[pending] < 0).any():
+        raise WorkerError("a task was left unfinished")
+    if sender is not None and sender.pushed != sender.consumed:
+        raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
+    return task_completions[pending], (handler.centres[pending].copy() if handler is not None else None)
 
 
 class _JournalKeeper:

@@ -1,0 +1,111 @@
+"""The count on a real Dask cluster: a LocalCluster of 2 worker processes x 1 thread, no mocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from mapfold import count_folds
+from mapfold.oeis import VALUES
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as dask_client,
+    ):
+        yield dask_client
+
+
+@pytest.mark.parametrize(
+    "shape, sequence, index",
+    [((2, 7), "A001415", 7), ((1, 15), "A000136", 15), ((3, 4), "A001416", 4), ((2, 2, 2, 2), "A001417", 4)],
+)
+def test_cluster_totals_equal_the_oracle_and_the_local_count(client, shape, sequence, index):
+    on_cluster = count_folds(shape, client=client)
+    local = count_folds(shape, threads=2)
+    assert on_cluster.folds_total == VALUES[sequence][index]
+    assert on_cluster.symmetric_folds == local.symmetric_folds
+    assert on_cluster.threads == 2
+
+
+def test_strip_symmetric_total_on_the_cluster(client):
+    assert count_folds((1, 16), client=client).symmetric_folds == VALUES["A007822"][8]
+
+
+def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
+    pids = list(client.run(os.getpid).values())
+    journal = tmp_path / "2x13.journal"
+
+    def kill_a_worker_once_work_is_done() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if journal.exists() and journal.read_text().count("\n") > 50:
+                os.kill(pids[0], signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_a_worker_once_work_is_done, daemon=True)
+    killer.start()
+    result = count_folds((2, 13), client=client, symmetric=False, checkpoint=journal)
+    killer.join()
+    assert result.folds_total == VALUES["A001415"][13]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)  # the worker really died
+    client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
+
+
+def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path):
+    journal = tmp_path / "1x17.journal"
+    stop = threading.Event()
+
+    def stop_once_some_units_are_in() -> None:
+        while not stop.is_set():
+            if journal.exists() and journal.read_text().count("\n") > 20:
+                stop.set()
+            time.sleep(0.01)
+
+    threading.Thread(target=stop_once_some_units_are_in, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop)
+    finally:
+        stop.set()
+    result = count_folds((1, 17), threads=2, checkpoint=journal)
+    assert 0 < result.tasks_resumed < result.tasks
+    assert result.folds_total == VALUES["A000136"][17]
+    assert result.symmetric_folds == VALUES["A000682"][9]  # 1 x (2n+1): A000682(n + 1)
+
+
+def test_the_cli_counts_on_a_scheduler(client):
+    address = client.scheduler.address
+    completed = subprocess.run(
+        [sys.executable, "-m", "mapfold", "count", "2x6", "--scheduler", address, "--json", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["folds_total"] == VALUES["A001415"][6]
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:9", "nonsense", "tcp://no-such-host.invalid:8786"])
+def test_a_bad_scheduler_address_is_one_line_and_exit_2_within_seconds(address):
+    started = time.monotonic()
+    completed = subprocess.run(
+        [sys.executable, "-m", "mapfold", "count", "2x5", "--scheduler", address], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 2
+    assert time.monotonic() - started < 15  # interpreter start and imports included
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mapfold: error: ")
