@@ -13,7 +13,9 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
    ``--no-symmetric`` (one run each: a long count);
 9. ``--checkpoint`` against none, 2 threads (2x14 without, 2x12 with the symmetric total);
 10. ``mapfold estimate`` at its default time against the oracle (2x16, 6x6);
-11. the progress bar's ETA when it first shows 10% of 2x15 against the time that really remained.
+11. the progress bar's ETA when it first shows 10% of 2x15 against the time that really remained;
+12. a Dask LocalCluster of 2 worker processes x 1 thread against local 2 threads, 2x14 (compute time,
+    symmetric off and on), and 13. the cost per unit of scheduling (empty units).
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -753,6 +755,7 @@ class Bench:
         self.figure_checkpoint_cost()
         self.figure_estimate_error()
         self.figure_eta_accuracy()
+        self.figure_cluster()
 
     # -- long counts (issue 10): checkpoint cost, estimate error, ETA ------------------------------------------------
 
@@ -843,6 +846,62 @@ class Bench:
         )
         met = None if value is None else 0.7 <= value <= 1.3
         self.rows.append(dataclasses.replace(row, goal="0.7 .. 1.3", met=met, note=note))
+
+    # -- the Dask front (issue 11) -----------------------------------------------------------------------------------
+
+    def figure_cluster(self) -> None:
+        """Figures 12-13: LocalCluster 2 workers x 1 thread against local 2 threads; scheduling cost per empty unit."""
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as error:
+            self.notes.append(f"no cluster figures: {error}")
+            return
+        from mapfold import count_folds
+        from mapfold.dask_front import run_unit
+        from mapfold.tasks import plan_tasks, task_digest
+
+        shape = (2, 9) if self.quick else (2, 14)
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
+            count_folds((2, 6), client=client)  # workers load the compiled code
+            for symmetric, goal in ((False, 1.15), (True, 1.2)):
+                local = Timing(program=f"mapfold 2t {'sym' if symmetric else 'nosym'}", shape=shape_text(shape), seconds=[])
+                remote = Timing(
+                    program=f"LocalCluster 2x1 {'sym' if symmetric else 'nosym'}", shape=shape_text(shape), seconds=[]
+                )
+                for run in range(self.repeats):
+                    for timing in (remote, local):
+                        gc.collect()
+                        started = time.perf_counter()
+                        if timing is remote:
+                            result = count_folds(shape, client=client, symmetric=symmetric)
+                        else:
+                            result = count_folds(shape, threads=2, symmetric=symmetric)
+                        timing.seconds.append(time.perf_counter() - started)
+                        timing.folds, timing.symmetric = result.folds_total, result.symmetric_folds
+                        say(f"{timing.program} {timing.shape}: {timing.seconds[-1]:.3f} s (run {run + 1}/{self.repeats})")
+                self.check(f"cluster folds of {shape_text(shape)}", remote.folds, local.folds, "local")
+                self.check(f"cluster symmetric of {shape_text(shape)}", remote.symmetric, local.symmetric, "local")
+                self.check_against_oracle(remote, shape)
+                self.timings.extend((remote, local))
+                self.add_ratio_row(12, "LocalCluster 2x1 / local 2t", shape, remote, local, goal)
+            # Empty units: what one unit costs the scheduler, the comms and the worker's call, and nothing else.
+            from mapfold.connection_graph import make_connection_graph
+
+            digest = task_digest(plan_tasks(make_connection_graph((2, 6)), True))
+            units = 200
+            started = time.perf_counter()
+            futures = [
+                client.submit(run_unit, (2, 6), True, False, True, digest, [], pure=False, key=f"empty-{index}")
+                for index in range(units)
+            ]
+            client.gather(futures)
+            per_unit = (time.perf_counter() - started) / units
+            say(f"empty units: {1000 * per_unit:.2f} ms each")
+            row = FigureRow.single(13, "scheduling cost per empty unit", "-", f"{units} empty units", per_unit, "seconds", 0.05)
+            self.rows.append(dataclasses.replace(row, goal="measured", met=None))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
