@@ -134,7 +134,7 @@ def test_a_failing_consumer_ends_the_run_without_a_hang():
 
 
 def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch):
-    import mapfold.runner as runner
+    import mapfold.local_front as runner  # where count_folds makes its handler
 
     class Broken:
         def __init__(self, with_reflections: bool = False) -> None:

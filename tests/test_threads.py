@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-import mapfold.runner as runner
+import mapfold.unit_runner as runner  # where the worker threads call the jitted loop
 from mapfold import count_folds
 from mapfold.oeis import VALUES
 from mapfold.runner import WorkerError
