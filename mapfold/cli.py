@@ -231,14 +231,14 @@ def _duration(seconds: float) -> str:
     help=(
         "Estimate a count before running it: the number of foldings, the nodes of the search tree and the time "
         "on this machine, from Knuth's random probes of the real tree and a timed sample of the real walk. "
-        "The time is for the fold total (the walk); the symmetric total adds its filter."
+        "The time is the walk's (the fold total; behind the kernel's gate the symmetric total adds little)."
     )
 )
 def estimate(
     shape: Annotated[str, typer.Argument(help="Sides joined by 'x' (2x5, 2X5, 3x3x3); one number n is a 1 x n strip.")],
     threads: Annotated[
         Optional[int],
-        typer.Option("--threads", "-t", help="Threads the count would use [default: the CPUs this process may use]."),
+        typer.Option("--threads", "-t", help="Threads the count would use (default: the CPUs this process may use)."),
     ] = None,
     seconds: Annotated[float, typer.Option("--seconds", "-s", help="How long to sample (more: a tighter estimate).")] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")] = False,
