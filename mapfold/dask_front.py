@@ -17,6 +17,7 @@ import functools
 import sys
 import threading
 import time
+import uuid
 from typing import IO, Any
 
 import numpy as np
@@ -99,6 +100,7 @@ def count_on_cluster(
         unit_count = min(len(pending), UNITS_PER_THREAD * threads)
         # Deal the sorted tasks round-robin, so every unit gets a share of big and small ones.
         units = [order[start::unit_count] for start in range(unit_count)]
+        run_id = uuid.uuid4().hex[:12]
         futures = {
             client.submit(
                 run_unit,
@@ -108,7 +110,7 @@ def count_on_cluster(
                 gate,
                 digest,
                 [int(task) for task in pending[unit]],
-                key=f"mapfold-unit-{digest[:16]}-{index}",
+                key=f"mapfold-unit-{digest[:12]}-{run_id}-{index}",  # never a key of an earlier run's unit
                 pure=False,
                 retries=2,
             ): float(weights[unit].sum())
