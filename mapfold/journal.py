@@ -70,13 +70,8 @@ class Journal:
         text = self.path.read_text(encoding="utf-8", errors="replace")
         lines = text.split("\n")
         torn = lines.pop()  # "" when the file ends with a newline, as every complete journal does
-        if torn:
-            self.notice = f"{self.path}: ignored an incomplete last line (a write cut short); that task will be counted again"
-            # Truncate it away so the lines appended next start on a line of their own.
-            with open(self.path, "r+b") as handle:
-                handle.truncate(len(text.encode("utf-8")) - len(torn.encode("utf-8")))
         if not lines:
-            raise JournalError(f"{self.path} has no header line; not a mapfold journal")
+            raise JournalError(f"{self.path} has no complete first line; not a mapfold journal (left as it is)")
         try:
             header = json.loads(lines[0])
         except json.JSONDecodeError:
@@ -90,6 +85,12 @@ class Journal:
                     f"{self.path} is a journal of another count ({key} is {header.get(key)!r} there, {value!r} here); "
                     "use another file or the command that wrote it"
                 )
+        if torn:
+            # Only now that the file is known to be this count's journal: cut the torn line away, so
+            # the lines appended next start on a line of their own.
+            self.notice = f"{self.path}: ignored an incomplete last line (a write cut short); that task will be counted again"
+            with open(self.path, "r+b") as handle:
+                handle.truncate(len(text.encode("utf-8")) - len(torn.encode("utf-8")))
         tasks = int(header["tasks"])
         for number, line in enumerate(lines[1:], start=2):
             try:

@@ -159,11 +159,12 @@ def test_a_damaged_journal_or_another_file_is_refused(tmp_path):
     journal.write_text("".join([lines[0], "not json\n", *lines[2:]]))
     with pytest.raises(JournalError, match="line 2"):
         count_folds((2, 5), checkpoint=journal)
-    other = tmp_path / "notes.txt"
-    other.write_text("my notes\n")
-    completed = _mapfold("count", "2x5", "--checkpoint", str(other))
-    assert completed.returncode == 2 and "not a mapfold journal" in completed.stderr
-    assert other.read_text() == "my notes\n"
+    for text in ("my notes\n", "my notes without a newline", '{"a": 1}\n{"torn'):
+        other = tmp_path / "notes.txt"
+        other.write_text(text)
+        completed = _mapfold("count", "2x5", "--checkpoint", str(other))
+        assert completed.returncode == 2 and "not a mapfold journal" in completed.stderr
+        assert other.read_text() == text  # never truncated or appended to
 
 
 def test_the_task_list_does_not_depend_on_threads():
