@@ -31,7 +31,19 @@ JOURNAL_FORMAT = 1
 
 
 class JournalError(ValueError):
-    """The journal cannot be used for this count (another shape, walk or version, or damaged)."""
+    """The journal cannot be used for this count (another shape, walk or version, damaged, or in use)."""
+
+
+def _lock(handle: IO[str], path: Path) -> None:
+    """Lock the journal for this process (released when the file is closed, or the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no lock, as before
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise JournalError(f"{path} is in use by another running count") from None
 
 
 @dataclass
@@ -58,12 +70,18 @@ class Journal:
         """
         path = Path(path)
         journal = cls(path=path, header=dict(header, journal=JOURNAL_KIND, format=JOURNAL_FORMAT))
-        if path.exists() and path.stat().st_size > 0:
-            journal._read(header)
-            journal._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        else:
-            journal._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-            journal._write_line(journal.header)
+        # Open without truncating and lock before reading: two counts appending to one journal would
+        # each walk every task the other has not journaled yet.
+        journal._file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        try:
+            _lock(journal._file, path)
+            if path.stat().st_size > 0:
+                journal._read(header)
+            else:
+                journal._write_line(journal.header)
+        except BaseException:
+            journal.close()
+            raise
         return journal
 
     def _read(self, wanted: dict[str, Any]) -> None:

@@ -106,6 +106,27 @@ def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_p
     assert result.symmetric_folds == VALUES["A000682"][11]  # 1 x (2n+1): A000682(n + 1)
 
 
+def test_a_journal_in_use_by_another_count_is_refused(tmp_path):
+    journal = tmp_path / "1x22.journal"
+    first = subprocess.Popen(
+        _command("count", "1x22", "--threads", "1", "--checkpoint", str(journal), "--no-progress"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _task_lines(journal) < 1 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = _mapfold("count", "1x22", "--checkpoint", str(journal), "--json")
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [f"mapfold: error: {journal} is in use by another running count"]
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143
+
+
 def test_a_finished_journal_prints_its_result_again(tmp_path):
     journal = tmp_path / "2x6.journal"
     first = _mapfold("count", "2x6", "--checkpoint", str(journal), "--json")
