@@ -45,21 +45,25 @@ def test_strip_symmetric_total_on_the_cluster(client):
 
 def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
     pids = list(client.run(os.getpid).values())
-    journal = tmp_path / "2x13.journal"
+    journal = tmp_path / "2x14.journal"
+    killed_at: list[float] = []
 
     def kill_a_worker_once_work_is_done() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if journal.exists() and journal.read_text().count("\n") > 50:
+            if journal.exists() and journal.read_text().count("\n") > 50:  # a unit is in: the run is going
                 os.kill(pids[0], signal.SIGKILL)
+                killed_at.append(time.monotonic())
                 return
-            time.sleep(0.01)
+            time.sleep(0.005)
 
     killer = threading.Thread(target=kill_a_worker_once_work_is_done, daemon=True)
     killer.start()
-    result = count_folds((2, 13), client=client, symmetric=False, checkpoint=journal)
+    result = count_folds((2, 14), client=client, symmetric=False, checkpoint=journal)
+    finished_at = time.monotonic()
     killer.join()
-    assert result.folds_total == VALUES["A001415"][13]
+    assert killed_at and killed_at[0] < finished_at  # the worker died mid-run
+    assert result.folds_total == VALUES["A001415"][14]
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)  # the worker really died
     client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
