@@ -69,11 +69,92 @@ class WorkerError(RuntimeError):
     """A worker thread failed; no total is reported."""
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the system has one)."""
+def available_cpus(cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int:
+    """CPUs this process may really use: its affinity mask, lowered to its CPU quota where it has one.
+
+    A container limited to 2 CPUs' worth of time (cgroup ``cpu.max``, or ``cpu.cfs_quota_us`` in
+    cgroup v1) often still sees every core of the host in its affinity mask.
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cpus = len(os.sched_getaffinity(0))
+    else:
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(cgroup_root, proc_cgroup)
+    if quota is not None:
+        cpus = min(cpus, quota)
+    return max(1, cpus)
+
+
+#: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
+#: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
+#: CPUs. More are run as this many; the totals never depend on the thread count.
+THREADS_PER_CPU_CAP = 32
+_FEWEST_THREADS_CAP = 64
+
+
+def worker_threads(requested: int | None) -> int:
+    """How many worker threads a run uses: ``requested`` (default: the usable CPUs), capped as above."""
+    cpus = available_cpus()
+    if requested is None:
+        return cpus
+    if requested < 1:
+        raise ValueError("threads must be at least 1")
+    return min(requested, max(_FEWEST_THREADS_CAP, THREADS_PER_CPU_CAP * cpus))
+
+
+def cpu_quota(cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int | None:
+    """Whole CPUs' worth of time the cgroups of this process allow (rounded up), or ``None`` for no limit.
+
+    Looks at the process's own cgroup and every parent up to the root; the tightest limit wins.
+    """
+    limits = []
+    try:
+        memberships = open(proc_cgroup).read().splitlines()
+    except OSError:
+        memberships = []
+    for line in memberships:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
+        if controllers == "":  # cgroup v2: cpu.max in the unified hierarchy
+            folders, file_names = [os.path.join(cgroup_root, path.lstrip("/"))], ("cpu.max",)
+        elif "cpu" in controllers.split(","):  # cgroup v1: quota and period in the cpu controller
+            base = next(
+                (
+                    os.path.join(cgroup_root, name)
+                    for name in ("cpu,cpuacct", "cpu")
+                    if os.path.isdir(os.path.join(cgroup_root, name))
+                ),
+                cgroup_root,
+            )
+            folders, file_names = [os.path.join(base, path.lstrip("/"))], ("cpu.cfs_quota_us", "cpu.cfs_period_us")
+        else:
+            continue
+        folder = folders[0]
+        while True:
+            limit = _read_quota(folder, file_names)
+            if limit is not None:
+                limits.append(limit)
+            parent = os.path.dirname(folder)
+            if len(folder) <= len(cgroup_root.rstrip("/")) or parent == folder:
+                break
+            folder = parent
+    return min(limits) if limits else None
+
+
+def _read_quota(folder: str, file_names: tuple[str, ...]) -> int | None:
+    """The CPU limit set in one cgroup folder, in whole CPUs rounded up; ``None`` where it sets none."""
+    try:
+        if len(file_names) == 1:
+            quota_text, period_text = open(os.path.join(folder, file_names[0])).read().split()[:2]
+        else:
+            quota_text, period_text = (open(os.path.join(folder, name)).read().strip() for name in file_names)
+        if quota_text in ("max", "-1"):
+            return None
+        quota, period = int(quota_text), int(period_text)
+    except (OSError, ValueError):
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, -(-quota // period))
 
 
 def a007822_index(shape: tuple[int, ...]) -> int | None:
@@ -84,33 +165,43 @@ def a007822_index(shape: tuple[int, ...]) -> int | None:
     return None
 
 
+#: A worker's completions are ``carries * _CARRY_AT + remainder``: the int64 remainder never wraps,
+#: and the runner adds them up as exact Python ints.
+_CARRY_AT = 1 << 62
+
+
 @njit(nogil=True, cache=True)
 def _work_through_tasks(
-    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender, lane, gate
-) -> int:
-    """One worker's whole share: claim tasks until none are left; return their completions.
+    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, progress, sender, lane, gate, carry_at
+) -> tuple[int, int]:
+    """One worker's whole share: claim tasks until none are left; return ``(carries, remainder)``.
 
-    Returns ``WALK_ABORTED`` as soon as a walk stops early.
+    Its completions are ``carries * carry_at + remainder`` (exact for any total, as each task's
+    count is below ``carry_at``). Returns ``(WALK_ABORTED, 0)`` as soon as a walk stops early.
     """
     leaves_total = task_rows.shape[1] - 1
     leaf_below = np.empty(leaves_total + 1, dtype=np.uint8)
     leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
     gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
+    carries = 0
     completions = 0
     while True:
         if stop_flag[0] != 0:
-            return WALK_ABORTED
+            return WALK_ABORTED, 0
         task = atomic_add(next_task, 0, 1)
         if task >= task_rows.shape[0]:
-            return completions
+            return carries, completions
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
         found = walk_subtree(
             connection_graph, leaf_below, leaf_above, placed_leaves, gap_masks, stop_flag, halved, sender, lane, gate
         )
         if found == WALK_ABORTED:
-            return WALK_ABORTED
+            return WALK_ABORTED, 0
         completions += found
+        if completions >= carry_at:
+            carries += 1
+            completions -= carry_at
         progress.update(1)
 
 
@@ -133,7 +224,9 @@ def count_folds(
     shape
         The map's sides, e.g. ``(2, 5)``; at most ``MAX_LEAVES`` leaves.
     threads
-        Worker threads; default: the CPUs this process may use. Totals do not depend on it.
+        Worker threads; default: the CPUs this process may use (its affinity mask and CPU quota).
+        More than ``THREADS_PER_CPU_CAP`` per CPU (at least 64) are run as that many; the
+        result's ``threads`` says how many ran. Totals do not depend on it.
     symmetric
         Also gather the symmetric total through a ``LeafBelowSender`` and its consumer thread.
     progress
@@ -172,10 +265,7 @@ def count_folds(
 
     shape = tuple(shape)
     validate_shape(shape)
-    if threads is None:
-        threads = available_cpus()
-    if threads < 1:
-        raise ValueError("threads must be at least 1")
+    threads = worker_threads(threads)
     started = time.perf_counter()
     sides = counted_sides(shape)
     leaves_total = int(np.prod(sides))
@@ -195,7 +285,12 @@ def count_folds(
         tasks = split_tasks(connection_graph, threads, halved, tasks_per_thread)
         task_count = len(tasks)
         handler = SymmetricTotal(with_reflections=halved) if symmetric else None
-        sender = LeafBelowSender(leaves_total + 1, handler, lanes=threads, slots=sender_slots) if symmetric else None
+        stop_flag = np.zeros(1, dtype=np.int64)  # shared by the walks and the sender's waiting producers
+        sender = (
+            LeafBelowSender(leaves_total + 1, handler, lanes=threads, slots=sender_slots, stop_flag=stop_flag)
+            if symmetric
+            else None
+        )
         try:
             completions = _run_workers(
                 connection_graph,
@@ -208,12 +303,17 @@ def count_folds(
                 progress_file,
                 stop_event,
                 gate,
+                stop_flag,
+                _CARRY_AT,
             )
             if halved:
                 completions *= 2  # each completion walked stands for itself and its reflection
-        finally:
+        except BaseException:
             if sender is not None:
-                sender.close()
+                sender.abandon()  # no total: leave buffered rows unread, and let the first error be the one raised
+            raise
+        if sender is not None:
+            sender.close()
         symmetric_folds = handler.total if handler is not None else None
         sender_counts = (
             SenderCounts(sender.pushed, sender.consumed, sender.slots, handler.completions) if sender is not None else None
@@ -235,13 +335,29 @@ def count_folds(
     )
 
 
+#: After an interrupt, how long the runner waits for workers to return. Only a worker still
+#: inside numba's first compilation (which cannot be cut short) takes longer: it is left to
+#: finish on its own (it then sees the stop flag at once) rather than holding up the exit.
+_INTERRUPT_PATIENCE_SECONDS = 1.0
+
+
 def _run_workers(
-    connection_graph, task_rows, placed_leaves, halved, threads, sender, progress, progress_file, stop_event, gate
+    connection_graph,
+    task_rows,
+    placed_leaves,
+    halved,
+    threads,
+    sender,
+    progress,
+    progress_file,
+    stop_event,
+    gate,
+    stop_flag,
+    carry_at: int = _CARRY_AT,
 ) -> int:
     """Run ``threads`` workers over the tasks; return the summed completions or raise."""
     next_task = np.zeros(1, dtype=np.int64)
-    stop_flag = np.zeros(1, dtype=np.int64)
-    results: list[int | None] = [None] * threads
+    results: list[tuple[int, int] | None] = [None] * threads
     errors: list[BaseException] = []
 
     with ProgressBar(
@@ -252,11 +368,15 @@ def _run_workers(
         desc="folding",
         leave=True,
     ) as bar:
+        # Workers wait for every thread to exist before they walk: a thread started while hundreds of
+        # others are busy can take tens of milliseconds to run at all, and starting 4096 would take minutes.
+        all_started = threading.Event()
 
         def work(index: int) -> None:
+            all_started.wait()
             try:
                 results[index] = _work_through_tasks(
-                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index, gate
+                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index, gate, carry_at
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)
@@ -265,9 +385,17 @@ def _run_workers(
         workers = [
             threading.Thread(target=work, args=(index,), name=f"mapfold-worker-{index}", daemon=True) for index in range(threads)
         ]
-        for worker in workers:
-            worker.start()
+        started: list[threading.Thread] = []
         try:
+            for worker in workers:
+                try:
+                    worker.start()
+                except RuntimeError as error:  # the system refused another thread
+                    raise WorkerError(f"could not start worker thread {len(started) + 1} of {threads}: {error}") from error
+                started.append(worker)
+                if stop_event is not None and stop_event.is_set():
+                    raise KeyboardInterrupt
+            all_started.set()
             for worker in workers:
                 # Short joins keep the main thread able to take Ctrl-C and to notice a failed consumer.
                 while worker.is_alive():
@@ -276,16 +404,22 @@ def _run_workers(
                         stop_flag[0] = 1
                     if stop_event is not None and stop_event.is_set():
                         raise KeyboardInterrupt
-        except BaseException:
+        except BaseException as error:
             stop_flag[0] = 1
-            for worker in workers:
-                worker.join()
+            all_started.set()  # workers still waiting to begin see the stop flag and return
+            if isinstance(error, KeyboardInterrupt):
+                deadline = time.monotonic() + _INTERRUPT_PATIENCE_SECONDS
+                for worker in started:
+                    worker.join(max(0.0, deadline - time.monotonic()))
+            else:
+                for worker in started:
+                    worker.join()
             raise
 
     if errors:
         raise WorkerError(f"a worker thread failed: {errors[0]!r}") from errors[0]
     if sender is not None:
         sender.check()
-    if any(result is None or result == WALK_ABORTED for result in results):
+    if any(result is None or result[0] == WALK_ABORTED for result in results):
         raise WorkerError("a worker stopped before finishing its tasks")
-    return sum(int(result) for result in results)
+    return sum(int(carries) * carry_at + int(remainder) for carries, remainder in results)
