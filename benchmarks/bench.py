@@ -11,6 +11,8 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
 7. peak memory (max RSS) of ``mapfold count 2x14 --no-progress`` as a whole process;
 8. whole-process wall time of ``mapfold count 1x24`` (A007822(12)) with the symmetric total against
    ``--no-symmetric`` (one run each: a long count).
+9. the warm ``mapfold count 2x5`` split: interpreter start, imports (the slowest named), numba cache
+   loading, the count, and the whole process.
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -676,6 +678,80 @@ class Bench:
                 )
             )
 
+    def figure_startup_split(self) -> None:
+        """Figure 9: where the warm ``mapfold count 2x5`` process spends its time.
+
+        Interpreter start (``python -c pass``), imports (``import mapfold.cli``, the slowest top-level
+        import named from ``-X importtime``), numba cache loading (the first count in a process less
+        the second, which reuses the loaded code), the count itself (the second), and the whole
+        process as figure 6 runs it. Each part is the median of the repeats, with a warm cache.
+        """
+        shape = self.plan.startup
+        shape_name = shape_text(shape)
+        python = str(Path(sys.prefix) / "bin" / "python")
+        probe = (
+            "import json, os, sys, time\n"
+            "started = time.perf_counter()\n"
+            "from mapfold.cli import run\n"
+            "imported = time.perf_counter()\n"
+            "sys.stdout = open(os.devnull, 'w')\n"
+            f"run(['count', '{shape_name}'])\n"
+            "first = time.perf_counter()\n"
+            f"run(['count', '{shape_name}'])\n"
+            "second = time.perf_counter()\n"
+            "print(json.dumps([imported - started, first - imported, second - first]), file=sys.stderr)\n"
+        )
+        parts: dict[str, list[float]] = {
+            "interpreter start": [],
+            "imports": [],
+            "numba cache loading": [],
+            "the count": [],
+            "whole": [],
+        }
+        slowest = ""
+        try:
+            with tempfile.TemporaryDirectory(prefix="mapfold-bench-split-cache-") as cache:
+                environment = dict(os.environ, NUMBA_CACHE_DIR=cache)
+                self.run_mapfold_command(["count", shape_name], cache)  # fill the cache
+                for _ in range(self.repeats):
+                    started = time.perf_counter()
+                    subprocess.run([python, "-c", "pass"], check=True, env=environment)
+                    parts["interpreter start"].append(time.perf_counter() - started)
+                    probed = subprocess.run([python, "-c", probe], check=True, env=environment, capture_output=True, text=True)
+                    imports, first, second = json.loads(probed.stderr.strip().splitlines()[-1])
+                    parts["imports"].append(imports)
+                    parts["numba cache loading"].append(max(0.0, first - second))
+                    parts["the count"].append(second)
+                    parts["whole"].append(self.run_mapfold_command(["count", shape_name], cache)[0])
+                profile = subprocess.run(
+                    [python, "-X", "importtime", "-c", "import mapfold.cli"],
+                    check=True,
+                    env=environment,
+                    capture_output=True,
+                    text=True,
+                )
+            # The slowest import outside mapfold: the largest cumulative time of any other module
+            # (the outermost module of a package is the one that carries its whole load).
+            others = []
+            for line in profile.stderr.splitlines():
+                fields = line.split("|")
+                if len(fields) == 3 and fields[1].strip().isdigit() and not fields[2].strip().startswith("mapfold"):
+                    others.append((int(fields[1]), fields[2].strip()))
+            if others:
+                microseconds, name = max(others)
+                slowest = f"slowest import: {name} {microseconds / 1e6:.3f} s"
+        except (OSError, RuntimeError, subprocess.CalledProcessError, ValueError) as error:
+            say(f"startup split figure failed: {error}")
+            self.notes.append(f"startup split figure failed: {error}")
+        for label, seconds in parts.items():
+            value = median(seconds) if seconds else None
+            say(f"mapfold count {shape_name} warm, {label}: {format_seconds(value)}")
+            if label == "whole":
+                row = FigureRow.single(9, "warm process, whole", shape_name, f"mapfold count {shape_name}", value, "seconds", 1.0)
+            else:
+                row = FigureRow(9, f"warm process, {label}", shape_name, label, value, "-", None, value, "seconds", "-", None)
+            self.rows.append(dataclasses.replace(row, note=slowest if label == "imports" else ""))
+
     def check_printed_total(self, arguments: list[str], stdout: str, expected: int | None) -> None:
         """Check that the table ``mapfold count`` printed shows the expected fold total."""
         if expected is None:
@@ -745,6 +821,7 @@ class Bench:
         self.figure_versus_peer_symmetric()
         self.figure_versus_plain_walk()
         self.figure_startup()
+        self.figure_startup_split()
         self.figure_peak_memory()
         self.figure_long_strip()
 
