@@ -66,6 +66,14 @@ def _inlined_package_dirs() -> list[Path]:
 def sources_digest() -> str:
     """SHA-256 over every source the compiled code comes from, and the versions that compile it.
 
+    Computed once, when the first jitted module is imported; see ``_current_digest``.
+    """
+    return _current_digest()
+
+
+def _current_digest() -> str:
+    """The digest of the sources as they are on disk now.
+
     Covers every ``.py`` file of mapfold and numba-progress (by name and content), the install
     location, and the numba, llvmlite, numpy and Python versions.
     """
@@ -220,6 +228,11 @@ def _build_cache_classes() -> tuple[type, type]:
                 return None
 
         def save_overload(self, sig, data) -> None:
+            if _current_digest() != sources_digest():
+                # The sources changed on disk since this process read them: what it compiled may
+                # belong to neither version, so it is kept out of both folders.
+                _report_once("changed", "note: mapfold's sources changed while it ran; not caching this run's compilations")
+                return
             try:
                 super().save_overload(sig, data)
             except OSError as error:

@@ -117,3 +117,21 @@ def test_every_cached_mapfold_function_uses_the_checked_cache():
     ]
     assert cached
     assert {type(value._cache).__name__ for value in cached} <= {"MapfoldFunctionCache", "UncachedNotice"}
+
+
+def test_sources_edited_after_loading_are_never_saved_under_either_digest(package_copy: Path, tmp_path: Path):
+    """A process that read the sources before an edit must not save what it compiled."""
+    cache_dir = tmp_path / "cache"
+    script = (
+        "import pathlib, sys\n"
+        "import mapfold.runner\n"  # the sources are read and the digest taken
+        "kernel = pathlib.Path(mapfold.runner.__file__).with_name('kernel.py')\n"
+        "kernel.write_text(kernel.read_text() + '\\n# edited while running\\n')\n"
+        "print(mapfold.count_folds((2, 5), threads=2, symmetric=False).folds_total)\n"
+    )
+    environment = dict(os.environ, PYTHONPATH=str(package_copy), PYTHONDONTWRITEBYTECODE="1", NUMBA_CACHE_DIR=str(cache_dir))
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert int(completed.stdout) == FOLDS_2X5
+    assert "sources changed while it ran" in completed.stderr
+    assert not list(cache_dir.rglob("*.nbc"))  # nothing saved anywhere
