@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 import typer.main
@@ -123,14 +123,14 @@ def count(
 
     def on_interrupt(signum, frame) -> None:
         if interrupted.is_set():
-            os.write(2, b"mapfold: interrupted again; stopping now\n")
+            os.write(2, b"mapfold: error: interrupted; no total\n")
             os._exit(130)
         interrupted.set()
 
     in_main_thread = threading.current_thread() is threading.main_thread()  # where signals can be handled
     previous_handler = signal.signal(signal.SIGINT, on_interrupt) if in_main_thread else None
     try:
-        result = count_folds(sides, threads=threads, symmetric=symmetric, progress=show_progress, stop_event=interrupted)
+        result = _count_answering_interrupts(sides, threads, symmetric, show_progress, interrupted)
     except KeyboardInterrupt:
         raise _fail("interrupted; no total", 130) from None
     except (WorkerError, SenderError) as error:
@@ -147,6 +147,42 @@ def count(
     else:
         _stdout.print(_table(result))
     sys.stdout.flush()
+
+
+#: After Ctrl-C, how long the count may take to stop before the command ends without it: only
+#: numba compiling (which nothing can cut short) takes longer.
+_INTERRUPT_GRACE_SECONDS = 1.0
+
+
+def _count_answering_interrupts(sides, threads, symmetric, show_progress, interrupted: threading.Event) -> CountResult:
+    """``count_folds`` on a thread of its own, so that the main thread answers Ctrl-C even while numba compiles.
+
+    The count stops by itself once it sees ``interrupted``; if it has not within
+    ``_INTERRUPT_GRACE_SECONDS`` (it is compiling), the process ends with status 130 without it.
+    """
+    outcome: dict[str, Any] = {}
+
+    def counting() -> None:
+        try:
+            outcome["result"] = count_folds(
+                sides, threads=threads, symmetric=symmetric, progress=show_progress, stop_event=interrupted
+            )
+        except BaseException as error:  # noqa: BLE001 - re-raised on the main thread below
+            outcome["error"] = error
+
+    counter = threading.Thread(target=counting, name="mapfold-count", daemon=True)
+    counter.start()
+    while counter.is_alive():
+        counter.join(0.05)
+        if interrupted.is_set() and counter.is_alive():
+            counter.join(_INTERRUPT_GRACE_SECONDS)
+            if counter.is_alive():
+                _stderr.print("mapfold: error: interrupted; no total", markup=False, highlight=False, soft_wrap=True)
+                sys.stderr.flush()
+                os._exit(130)  # the count is inside numba's compiler: no clean way to wait for it
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _table(result: CountResult) -> Table:
@@ -258,5 +294,5 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"mapfold: error: cannot write the output: {error.strerror or error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("mapfold: interrupted", file=sys.stderr)
+        print("mapfold: error: interrupted", file=sys.stderr)
         return 130

@@ -193,4 +193,5 @@ def walk_subtree(
                 gate_gaps = second_last_gate_gaps(leaf_below, leaf_above, halved)
     return completions
 
+
 # edited while running

@@ -89,7 +89,7 @@ def test_ctrl_c_while_loading_numba_is_one_line():
     stdout, rest = process.communicate(timeout=60)
     stderr = [line for line in seen + rest.splitlines(keepends=True) if not line.startswith("import time:")]
     assert process.returncode == 130, "".join(stderr)
-    assert "".join(stderr).strip() == "mapfold: interrupted"
+    assert "".join(stderr).strip() == "mapfold: error: interrupted"
     assert stdout == ""
 
 
@@ -132,3 +132,21 @@ def test_out_of_memory_is_one_line_and_status_1(monkeypatch):
     result = CliRunner().invoke(cli.app, ["count", "2x5"])
     assert result.exit_code == 1
     assert result.stderr.startswith("mapfold: error: out of memory") and len(result.stderr.splitlines()) == 1
+
+
+def test_ctrl_c_during_the_first_compilation_does_not_wait_for_it(tmp_path):
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))  # a cold cache: compiling takes 7-15 s
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mapfold", "count", "2x9"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    time.sleep(3)  # loaded, compiling
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    stdout, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 4
+    assert process.returncode == 130
+    assert stderr.strip() == "mapfold: error: interrupted; no total" and stdout == ""
