@@ -13,7 +13,6 @@ checks, and the run raises instead of returning a partial total.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from numba_progress import ProgressBar
 
 from mapfold.atomics import atomic_add
 from mapfold.connection_graph import make_connection_graph
+from mapfold.cpus import available_cpus
 from mapfold.kernel import WALK_ABORTED, walk_subtree
 from mapfold.sender import LeafBelowSender, SenderError
 from mapfold.shape import counted_sides, validate_shape
@@ -69,22 +69,6 @@ class WorkerError(RuntimeError):
     """A worker thread failed; no total is reported."""
 
 
-def available_cpus(cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int:
-    """CPUs this process may really use: its affinity mask, lowered to its CPU quota where it has one.
-
-    A container limited to 2 CPUs' worth of time (cgroup ``cpu.max``, or ``cpu.cfs_quota_us`` in
-    cgroup v1) often still sees every core of the host in its affinity mask.
-    """
-    if hasattr(os, "sched_getaffinity"):
-        cpus = len(os.sched_getaffinity(0))
-    else:
-        cpus = os.cpu_count() or 1
-    quota = cpu_quota(cgroup_root, proc_cgroup)
-    if quota is not None:
-        cpus = min(cpus, quota)
-    return max(1, cpus)
-
-
 #: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
 #: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
 #: CPUs. More are run as this many; the totals never depend on the thread count.
@@ -100,61 +84,6 @@ def worker_threads(requested: int | None) -> int:
     if requested < 1:
         raise ValueError("threads must be at least 1")
     return min(requested, max(_FEWEST_THREADS_CAP, THREADS_PER_CPU_CAP * cpus))
-
-
-def cpu_quota(cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int | None:
-    """Whole CPUs' worth of time the cgroups of this process allow (rounded up), or ``None`` for no limit.
-
-    Looks at the process's own cgroup and every parent up to the root; the tightest limit wins.
-    """
-    limits = []
-    try:
-        memberships = open(proc_cgroup).read().splitlines()
-    except OSError:
-        memberships = []
-    for line in memberships:
-        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
-        if controllers == "":  # cgroup v2: cpu.max in the unified hierarchy
-            folders, file_names = [os.path.join(cgroup_root, path.lstrip("/"))], ("cpu.max",)
-        elif "cpu" in controllers.split(","):  # cgroup v1: quota and period in the cpu controller
-            base = next(
-                (
-                    os.path.join(cgroup_root, name)
-                    for name in ("cpu,cpuacct", "cpu")
-                    if os.path.isdir(os.path.join(cgroup_root, name))
-                ),
-                cgroup_root,
-            )
-            folders, file_names = [os.path.join(base, path.lstrip("/"))], ("cpu.cfs_quota_us", "cpu.cfs_period_us")
-        else:
-            continue
-        folder = folders[0]
-        while True:
-            limit = _read_quota(folder, file_names)
-            if limit is not None:
-                limits.append(limit)
-            parent = os.path.dirname(folder)
-            if len(folder) <= len(cgroup_root.rstrip("/")) or parent == folder:
-                break
-            folder = parent
-    return min(limits) if limits else None
-
-
-def _read_quota(folder: str, file_names: tuple[str, ...]) -> int | None:
-    """The CPU limit set in one cgroup folder, in whole CPUs rounded up; ``None`` where it sets none."""
-    try:
-        if len(file_names) == 1:
-            quota_text, period_text = open(os.path.join(folder, file_names[0])).read().split()[:2]
-        else:
-            quota_text, period_text = (open(os.path.join(folder, name)).read().strip() for name in file_names)
-        if quota_text in ("max", "-1"):
-            return None
-        quota, period = int(quota_text), int(period_text)
-    except (OSError, ValueError):
-        return None
-    if quota <= 0 or period <= 0:
-        return None
-    return max(1, -(-quota // period))
 
 
 def a007822_index(shape: tuple[int, ...]) -> int | None:

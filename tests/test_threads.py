@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+import mapfold.cpus as cpus
 import mapfold.runner as runner
 from mapfold import count_folds
 from mapfold.oeis import VALUES
@@ -125,7 +126,7 @@ def _cgroup_v2(tmp_path, limits: dict[str, str]):
     ],
 )
 def test_cpu_quota_from_cgroup_v2(tmp_path, limits, expected):
-    assert runner.cpu_quota(*_cgroup_v2(tmp_path, limits)) == expected
+    assert cpus.cpu_quota(*_cgroup_v2(tmp_path, limits)) == expected
 
 
 def test_cpu_quota_from_cgroup_v1(tmp_path):
@@ -135,9 +136,10 @@ def test_cpu_quota_from_cgroup_v1(tmp_path):
     (folder / "cpu.cfs_period_us").write_text("100000\n")
     membership = tmp_path / "self-cgroup"
     membership.write_text("4:cpu,cpuacct:/job\n3:memory:/job\n")
-    assert runner.cpu_quota(str(tmp_path / "cgroup"), str(membership)) == 3
+    assert cpus.cpu_quota(str(tmp_path / "cgroup"), str(membership)) == 3
 
 
 def test_the_default_thread_count_honours_the_cpu_quota(monkeypatch):
-    monkeypatch.setattr(runner, "cpu_quota", lambda *arguments: 1)
-    assert runner.available_cpus() == 1
+    monkeypatch.setattr(cpus, "cpu_quota", lambda *arguments: 1)
+    assert cpus.available_cpus() == 1
+    assert count_folds((2, 5)).threads == 1
