@@ -195,3 +195,5 @@ def walk_subtree(
 
 
 # edited while running
+
+# edited while running
