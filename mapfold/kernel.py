@@ -197,3 +197,5 @@ def walk_subtree(
 # edited while running
 
 # edited while running
+
+# edited while running
