@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
+import threading
 
 
 def main() -> None:
@@ -29,7 +31,27 @@ def main() -> None:
     if interrupted:
         sys.stderr.write("mapfold: error: interrupted\n")
         sys.exit(130)
-    sys.exit(run())
+    status = run()
+    _exit_now(status)
+
+
+def _exit_now(status: int) -> None:
+    """Exit with ``status``, skipping the interpreter's teardown when nothing is left for it to do.
+
+    Tearing down numba's and LLVM's objects takes about 0.3 s, a third of a warm
+    ``mapfold count 2x5``. Once the output is flushed, no thread but this one is running and no
+    exit handler is registered, ``os._exit`` ends the process with nothing lost; otherwise the
+    normal exit runs.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(status)
+    count_exit_handlers = getattr(atexit, "_ncallbacks", None)
+    if count_exit_handlers is not None and count_exit_handlers() == 0 and threading.active_count() == 1:
+        os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

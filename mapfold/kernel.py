@@ -199,3 +199,5 @@ def walk_subtree(
 # edited while running
 
 # edited while running
+
+# edited while running
