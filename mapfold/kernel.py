@@ -201,3 +201,5 @@ def walk_subtree(
 # edited while running
 
 # edited while running
+
+# edited while running
