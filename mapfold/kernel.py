@@ -192,14 +192,3 @@ def walk_subtree(
             if sender is not None and gate and leaf == last_leaf - 1:
                 gate_gaps = second_last_gate_gaps(leaf_below, leaf_above, halved)
     return completions
-
-
-# edited while running
-
-# edited while running
-
-# edited while running
-
-# edited while running
-
-# edited while running

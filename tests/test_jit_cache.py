@@ -130,7 +130,10 @@ def test_sources_edited_after_loading_are_never_saved_under_either_digest(packag
         "print(mapfold.count_folds((2, 5), threads=2, symmetric=False).folds_total)\n"
     )
     environment = dict(os.environ, PYTHONPATH=str(package_copy), PYTHONDONTWRITEBYTECODE="1", NUMBA_CACHE_DIR=str(cache_dir))
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, cwd=package_copy, timeout=120
+    )
+    assert "edited while running" not in (PACKAGE / "kernel.py").read_text(), "the test edited the real package"
     assert completed.returncode == 0, completed.stderr
     assert int(completed.stdout) == FOLDS_2X5
     assert "sources changed while it ran" in completed.stderr
