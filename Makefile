@@ -1,6 +1,8 @@
 # Everything runs from a local virtual environment, made on first use.
+# PYTHON picks the interpreter it is made from, VENV where it goes (CI makes one per Python):
+#   make test PYTHON=~/.pyenv/versions/3.10.13/bin/python3 VENV=.venv-3.10
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -16,6 +18,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/mapfold count 2x5
+	@echo "mapfold is installed in $(VENV): run $(BIN)/mapfold, or 'source $(BIN)/activate' first to type just mapfold"
 
 test: $(STAMP)
 	$(BIN)/pytest -q
@@ -32,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* build *.egg-info .pytest_cache .ruff_cache

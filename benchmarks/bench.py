@@ -11,11 +11,13 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
 7. peak memory (max RSS) of ``mapfold count 2x14 --no-progress`` as a whole process;
 8. whole-process wall time of ``mapfold count 1x24`` (A007822(12)) with the symmetric total against
    ``--no-symmetric`` (one run each: a long count);
-9. ``--checkpoint`` against none, 2 threads, 2x14 with and without the symmetric total;
-10. ``mapfold estimate`` at its default time against the oracle (2x16, 6x6);
-11. the progress bar's ETA when it first shows 10% of 2x15 against the time that really remained;
-12. a Dask LocalCluster of 2 worker processes x 1 thread against local 2 threads, 2x14 (compute time,
-    symmetric off and on), and 13. the cost per unit of scheduling (empty units).
+9. the warm ``mapfold count 2x5`` split: interpreter start, imports (the slowest named), numba cache
+   loading, the count, and the whole process;
+10. ``--checkpoint`` against none, 2 threads, 2x14 with and without the symmetric total;
+11. ``mapfold estimate`` at its default time against the oracle (2x16, 6x6);
+12. the progress bar's ETA when it first shows 10% of 2x15 against the time that really remained;
+13. a Dask LocalCluster of 2 worker processes x 1 thread against local 2 threads, 2x14 (compute time,
+    symmetric off and on), and 14. the cost per unit of scheduling (empty units).
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -681,6 +683,80 @@ class Bench:
                 )
             )
 
+    def figure_startup_split(self) -> None:
+        """Figure 9: where the warm ``mapfold count 2x5`` process spends its time.
+
+        Interpreter start (``python -c pass``), imports (``import mapfold.cli``, the slowest top-level
+        import named from ``-X importtime``), numba cache loading (the first count in a process less
+        the second, which reuses the loaded code), the count itself (the second), and the whole
+        process as figure 6 runs it. Each part is the median of the repeats, with a warm cache.
+        """
+        shape = self.plan.startup
+        shape_name = shape_text(shape)
+        python = str(Path(sys.prefix) / "bin" / "python")
+        probe = (
+            "import json, os, sys, time\n"
+            "started = time.perf_counter()\n"
+            "from mapfold.cli import run\n"
+            "imported = time.perf_counter()\n"
+            "sys.stdout = open(os.devnull, 'w')\n"
+            f"run(['count', '{shape_name}'])\n"
+            "first = time.perf_counter()\n"
+            f"run(['count', '{shape_name}'])\n"
+            "second = time.perf_counter()\n"
+            "print(json.dumps([imported - started, first - imported, second - first]), file=sys.stderr)\n"
+        )
+        parts: dict[str, list[float]] = {
+            "interpreter start": [],
+            "imports": [],
+            "numba cache loading": [],
+            "the count": [],
+            "whole": [],
+        }
+        slowest = ""
+        try:
+            with tempfile.TemporaryDirectory(prefix="mapfold-bench-split-cache-") as cache:
+                environment = dict(os.environ, NUMBA_CACHE_DIR=cache)
+                self.run_mapfold_command(["count", shape_name], cache)  # fill the cache
+                for _ in range(self.repeats):
+                    started = time.perf_counter()
+                    subprocess.run([python, "-c", "pass"], check=True, env=environment)
+                    parts["interpreter start"].append(time.perf_counter() - started)
+                    probed = subprocess.run([python, "-c", probe], check=True, env=environment, capture_output=True, text=True)
+                    imports, first, second = json.loads(probed.stderr.strip().splitlines()[-1])
+                    parts["imports"].append(imports)
+                    parts["numba cache loading"].append(max(0.0, first - second))
+                    parts["the count"].append(second)
+                    parts["whole"].append(self.run_mapfold_command(["count", shape_name], cache)[0])
+                profile = subprocess.run(
+                    [python, "-X", "importtime", "-c", "import mapfold.cli"],
+                    check=True,
+                    env=environment,
+                    capture_output=True,
+                    text=True,
+                )
+            # The slowest import outside mapfold: the largest cumulative time of any other module
+            # (the outermost module of a package is the one that carries its whole load).
+            others = []
+            for line in profile.stderr.splitlines():
+                fields = line.split("|")
+                if len(fields) == 3 and fields[1].strip().isdigit() and not fields[2].strip().startswith("mapfold"):
+                    others.append((int(fields[1]), fields[2].strip()))
+            if others:
+                microseconds, name = max(others)
+                slowest = f"slowest import: {name} {microseconds / 1e6:.3f} s"
+        except (OSError, RuntimeError, subprocess.CalledProcessError, ValueError) as error:
+            say(f"startup split figure failed: {error}")
+            self.notes.append(f"startup split figure failed: {error}")
+        for label, seconds in parts.items():
+            value = median(seconds) if seconds else None
+            say(f"mapfold count {shape_name} warm, {label}: {format_seconds(value)}")
+            if label == "whole":
+                row = FigureRow.single(9, "warm process, whole", shape_name, f"mapfold count {shape_name}", value, "seconds", 1.0)
+            else:
+                row = FigureRow(9, f"warm process, {label}", shape_name, label, value, "-", None, value, "seconds", "-", None)
+            self.rows.append(dataclasses.replace(row, note=slowest if label == "imports" else ""))
+
     def check_printed_total(self, arguments: list[str], stdout: str, expected: int | None) -> None:
         """Check that the table ``mapfold count`` printed shows the expected fold total."""
         if expected is None:
@@ -750,6 +826,7 @@ class Bench:
         self.figure_versus_peer_symmetric()
         self.figure_versus_plain_walk()
         self.figure_startup()
+        self.figure_startup_split()
         self.figure_peak_memory()
         self.figure_long_strip()
         self.figure_checkpoint_cost()
@@ -760,7 +837,7 @@ class Bench:
     # -- long counts (issue 10): checkpoint cost, estimate error, ETA ------------------------------------------------
 
     def figure_checkpoint_cost(self) -> None:
-        """Figure 9: ``--checkpoint`` against none, 2 threads, runs interleaved (2x14, symmetric total off and on)."""
+        """Figure 10: ``--checkpoint`` against none, 2 threads, runs interleaved (2x14, symmetric total off and on)."""
         from mapfold import count_folds
 
         cases = (((2, 9), False), ((2, 9), True)) if self.quick else (((2, 14), False), ((2, 14), True))
@@ -784,10 +861,10 @@ class Bench:
                 self.check(f"checkpointed symmetric of {journaled.shape}", journaled.symmetric, plain.symmetric, "no checkpoint")
             self.check_against_oracle(journaled, shape)
             self.timings.extend((plain, journaled))
-            self.add_ratio_row(9, "--checkpoint / none, 2t", shape, journaled, plain, 1.03)
+            self.add_ratio_row(10, "--checkpoint / none, 2t", shape, journaled, plain, 1.03)
 
     def figure_estimate_error(self) -> None:
-        """Figure 10: ``mapfold estimate`` at its default time against the oracle (|estimate / oracle - 1|)."""
+        """Figure 11: ``mapfold estimate`` at its default time against the oracle (|estimate / oracle - 1|)."""
         from mapfold.estimate import estimate_count
 
         estimate_count((2, 5), seconds=0.1)  # compile (or load) the probes and the timed walk first
@@ -798,14 +875,14 @@ class Bench:
             error = abs(estimate.folds_estimate / expected - 1) if expected else None
             say(f"estimate {shape_text(shape)}: {estimate.folds_estimate:.4g} against {expected}: error {error:.3f}")
             row = FigureRow.single(
-                10, "estimate error (folds), default time", shape_text(shape), "mapfold estimate", error, "fraction", 0.3
+                11, "estimate error (folds), default time", shape_text(shape), "mapfold estimate", error, "fraction", 0.3
             )
             spent = time.perf_counter() - started
             note = f"{spent:.1f} s, {estimate.probes} probes, stated spread {estimate.folds_relative_error:.3f}"
             self.rows.append(dataclasses.replace(row, note=note))
 
     def figure_eta_accuracy(self) -> None:
-        """Figure 11: the progress bar's ETA when it first shows 10% of 2x15, against the time that really remained."""
+        """Figure 12: the progress bar's ETA when it first shows 10% of 2x15, against the time that really remained."""
         import re
 
         from mapfold import count_folds
@@ -842,7 +919,7 @@ class Bench:
                 break
         say(f"ETA figure {shape_text(shape)}: {note}")
         row = FigureRow.single(
-            11, "ETA shown at 10% / true remaining, 1t", shape_text(shape), "mapfold count --progress", value, "ratio", 1.3
+            12, "ETA shown at 10% / true remaining, 1t", shape_text(shape), "mapfold count --progress", value, "ratio", 1.3
         )
         met = None if value is None else 0.7 <= value <= 1.3
         self.rows.append(dataclasses.replace(row, goal="0.7 .. 1.3", met=met, note=note))
@@ -850,7 +927,7 @@ class Bench:
     # -- the Dask front (issue 11) -----------------------------------------------------------------------------------
 
     def figure_cluster(self) -> None:
-        """Figures 12-13: LocalCluster 2 workers x 1 thread against local 2 threads; scheduling cost per empty unit."""
+        """Figures 13-14: LocalCluster 2 workers x 1 thread against local 2 threads; scheduling cost per empty unit."""
         try:
             from distributed import Client, LocalCluster
         except ImportError as error:
@@ -886,7 +963,7 @@ class Bench:
                 self.check(f"cluster symmetric of {shape_text(shape)}", remote.symmetric, local.symmetric, "local")
                 self.check_against_oracle(remote, shape)
                 self.timings.extend((remote, local))
-                self.add_ratio_row(12, "LocalCluster 2x1 / local 2t", shape, remote, local, goal)
+                self.add_ratio_row(13, "LocalCluster 2x1 / local 2t", shape, remote, local, goal)
             # Empty units: what one unit costs the scheduler, the comms and the worker's call, and nothing else.
             from mapfold.connection_graph import make_connection_graph
 
@@ -900,7 +977,7 @@ class Bench:
             client.gather(futures)
             per_unit = (time.perf_counter() - started) / units
             say(f"empty units: {1000 * per_unit:.2f} ms each")
-            row = FigureRow.single(13, "scheduling cost per empty unit", "-", f"{units} empty units", per_unit, "seconds", 0.05)
+            row = FigureRow.single(14, "scheduling cost per empty unit", "-", f"{units} empty units", per_unit, "seconds", 0.05)
             self.rows.append(dataclasses.replace(row, goal="measured", met=None))
 
 

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from mapfold.jit_cache import drop_stale_compilations  # noqa: E402
-
-drop_stale_compilations()  # before any jitted module is imported
-
-from mapfold.runner import CountResult, SenderCounts, count_folds  # noqa: E402
-from mapfold.shape import MAX_LEAVES, ShapeError, parse_shape  # noqa: E402
-
 __all__ = ["MAX_LEAVES", "CountResult", "SenderCounts", "ShapeError", "__version__", "count_folds", "parse_shape"]
+
+#: Where each public name lives. They are imported on first use, not here: ``import mapfold``
+#: stays cheap, so the command line is already running (and handling Ctrl-C) when numba loads.
+_PUBLIC_HOMES = {
+    "CountResult": "mapfold.runner",
+    "SenderCounts": "mapfold.runner",
+    "count_folds": "mapfold.runner",
+    "MAX_LEAVES": "mapfold.shape",
+    "ShapeError": "mapfold.shape",
+    "parse_shape": "mapfold.shape",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC_HOMES:
+        value = getattr(importlib.import_module(_PUBLIC_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mapfold' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

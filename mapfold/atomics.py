@@ -17,6 +17,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from mapfold import jit_cache
+
+jit_cache.install()  # every jitted module imports this one before it defines a cache=True function
+
 
 def _element_pointer(context, builder, array_type, array_value, index_value):
     """Pointer to ``array[index]`` (no bounds check: callers index within their own arrays)."""

@@ -13,6 +13,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from mapfold import jit_cache
+
+jit_cache.install()  # every jitted module imports this one before it defines a cache=True function
+
 
 @intrinsic
 def popcount(typingctx, mask):

@@ -22,6 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from mapfold.connection_graph import make_connection_graph
+from mapfold.cpus import available_cpus
 from mapfold.journal import Journal
 from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
 from mapfold.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
@@ -31,12 +32,21 @@ from mapfold.task_accounting import TaskSymmetricTotal
 from mapfold.tasks import plan_tasks, split_tasks, task_digest
 from mapfold.unit_runner import _run_workers
 
+#: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
+#: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
+#: CPUs. More are run as this many; the totals never depend on the thread count.
+THREADS_PER_CPU_CAP = 32
+_FEWEST_THREADS_CAP = 64
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the system has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+
+def worker_threads(requested: int | None) -> int:
+    """How many worker threads a run uses: ``requested`` (default: the usable CPUs), capped as above."""
+    cpus = available_cpus()
+    if requested is None:
+        return cpus
+    if requested < 1:
+        raise ValueError("threads must be at least 1")
+    return min(requested, max(_FEWEST_THREADS_CAP, THREADS_PER_CPU_CAP * cpus))
 
 
 def a007822_index(shape: tuple[int, ...]) -> int | None:
@@ -121,10 +131,7 @@ def count_folds(
 
     shape = tuple(shape)
     validate_shape(shape)
-    if threads is None:
-        threads = available_cpus()
-    if threads < 1:
-        raise ValueError("threads must be at least 1")
+    threads = worker_threads(threads)
     if client is not None and tasks_per_thread is not None:
         raise ValueError("a cluster count uses the deterministic task list; leave tasks_per_thread unset")
     if checkpoint is not None and tasks_per_thread is not None:
@@ -237,6 +244,7 @@ def _count_tasks(
     else:
         handler = None
     sender = None
+    stop_flag = np.zeros(1, dtype=np.int64)  # shared by the walks and the sender's waiting producers
     handled = np.zeros(threads, dtype=np.int64)  # rows of each lane the handler has finished with
     if handler is not None:
         inner_handler = handler
@@ -247,7 +255,7 @@ def _count_tasks(
             # it moves them: now every row up to them has been handled.
             handled[:] = sender.cursors[_READ::_CURSOR_WIDTH]
 
-        sender = LeafBelowSender(tasks.leaf_below.shape[1], handle, lanes=threads, slots=sender_slots)
+        sender = LeafBelowSender(tasks.leaf_below.shape[1], handle, lanes=threads, slots=sender_slots, stop_flag=stop_flag)
 
     task_completions = np.full(task_total, -1, dtype=np.int64)
     task_pushed = np.zeros(task_total, dtype=np.int64)
@@ -284,9 +292,15 @@ def _count_tasks(
             task_lane,
             keeper.poll,
             gate,
+            stop_flag,
         )
     except KeyboardInterrupt:
         interrupted = True
+        raise
+    except BaseException:
+        if sender is not None:
+            sender.abandon()  # no total: leave buffered rows unread, and let the first error be the one raised
+            sender = None
         raise
     finally:
         if sender is not None:

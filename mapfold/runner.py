@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
-from mapfold.local_front import a007822_index, available_cpus, count_folds
+from mapfold.cpus import available_cpus
+from mapfold.local_front import THREADS_PER_CPU_CAP, a007822_index, count_folds, worker_threads
 from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
 from mapfold.unit_runner import run_task_subset
 
 __all__ = [
     "CountInterrupted",
+    "THREADS_PER_CPU_CAP",
     "CountResult",
     "SenderCounts",
     "WorkerError",
@@ -21,4 +23,5 @@ __all__ = [
     "available_cpus",
     "count_folds",
     "run_task_subset",
+    "worker_threads",
 ]

@@ -4,7 +4,7 @@ Worker threads walking the tree inside nopython code call
 ``sender.push(lane, leaf_below, last_leaf_gaps)`` for every node whose only missing leaf is the
 last one; a consumer thread takes what they pushed in batches and hands each batch to a handler (a
 Python callable that calls a jitted ``nogil`` function, so one Python call serves thousands of
-piles). No object mode is involved: the sender is a numba extension type whose native form is four
+piles). No object mode is involved: the sender is a numba extension type whose native form is five
 numpy arrays.
 
 Lanes: one single-producer ring per worker
@@ -17,9 +17,14 @@ the producer has published) and ``read`` (rows the consumer has taken), on separ
   row is published only after it is whole, so the consumer can never read half an array.
 - The consumer *acquires* ``written``, copies rows ``read .. written - 1`` out, then *releases*
   ``read``: a slot is reused only after it has been read, so rows are never overwritten unread.
-- ``written - read == slots`` means the lane is full: the producer sleeps a few microseconds
-  (leaving its core to the consumer) and looks again (backpressure), unless the consumer has
-  failed, in which case ``push`` returns ``False`` and the producer's walk stops.
+- ``written - read == slots`` means the lane is full: the producer sleeps (leaving its core to
+  the consumer) and looks again (backpressure), each sleep twice as long as the last up to a
+  millisecond, so that many waiting producers on few cores do not starve the consumer they wait
+  for. It gives up, ``push`` returning ``False`` and the producer's walk stopping, as soon as the
+  consumer has failed or the run's stop flag is set.
+
+Memory: the lanes together hold at most ``max_bytes`` (default 64 MiB) whatever the number of
+lanes: with many lanes, each gets fewer slots (at least ``_MIN_SLOTS``).
 
 Why lanes rather than one shared ring: with a single producer per ring a push needs no
 compare-and-swap and no shared counter, so it costs a copy of the row and one ordinary store;
@@ -63,8 +68,15 @@ _FAILED = 0  # non-zero once the consumer has failed: producers stop waiting for
 _FINISHING = 1  # non-zero once every producer has returned: the consumer stops waiting for rows
 _STATE_SIZE = 8
 
-#: How long a producer that found its lane full sleeps before it looks again.
+#: How long a producer that found its lane full first sleeps before it looks again, and the
+#: longest it sleeps between looks (the sleep doubles while the lane stays full).
 _FULL_LANE_WAIT_MICROSECONDS = 20
+_FULL_LANE_LONGEST_WAIT_MICROSECONDS = 1000
+#: The most memory the lanes take together, and the fewest slots a lane gets to stay under it.
+DEFAULT_MAX_BYTES = 64 << 20
+_MIN_SLOTS = 16
+#: How long ``abandon`` waits for the consumer to put down the batch in hand.
+_ABANDON_PATIENCE_SECONDS = 0.2
 #: How long the consumer sleeps between looks at empty lanes (first, and at most: the wait doubles
 #: while the lanes stay empty, so a consumer with little to do, as behind the kernel's gate, costs
 #: the workers almost no CPU, while a busy one looks again within microseconds), and how long it
@@ -100,8 +112,14 @@ class LeafBelowSender:
         Producers: each pushes to its own lane, ``0 .. lanes - 1``, and no two push to one lane.
     slots
         Rows each lane holds (rounded up to a power of two); a producer waits when its lane is full.
+        Lowered (to a power of two, at least 16) when the lanes would take more than ``max_bytes``.
     batch
         The most rows handed to the handler at once.
+    max_bytes
+        The most memory the lanes' rows may take together.
+    stop_flag
+        A one-element ``int64`` array; once it is non-zero, producers waiting for room give up
+        (``push`` returns ``False``). The runner passes its own, so an interrupt reaches them.
 
     Notes
     -----
@@ -109,18 +127,29 @@ class LeafBelowSender:
     lets the consumer drain what is left, joins it, and raises ``SenderError`` if it failed.
     """
 
-    def __init__(self, width: int, handler: BatchHandler, lanes: int = 1, slots: int = 8192, batch: int = 4096) -> None:
+    def __init__(
+        self,
+        width: int,
+        handler: BatchHandler,
+        lanes: int = 1,
+        slots: int = 8192,
+        batch: int = 4096,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        stop_flag: np.ndarray | None = None,
+    ) -> None:
         if width < 1 or lanes < 1 or slots < 1 or batch < 1:
             raise ValueError("width, lanes, slots and batch must be positive")
-        slots = 1 << (slots - 1).bit_length()  # a power of two: the slot is a mask, not a division
+        slots = lane_slots(width, lanes, slots, max_bytes)
         self.rows = np.zeros((lanes * slots, width), dtype=np.uint8)  # lane ``l`` is rows l*slots .. (l+1)*slots-1
         self.last_leaf_gaps = np.zeros((lanes, slots), dtype=np.uint64)
         self.cursors = np.zeros(lanes * _CURSOR_WIDTH, dtype=np.int64)
         self.state = np.zeros(_STATE_SIZE, dtype=np.int64)
+        self.stop_flag = np.zeros(1, dtype=np.int64) if stop_flag is None else stop_flag
         self._batch_rows = np.zeros((batch, width), dtype=np.uint8)
         self._batch_gaps = np.zeros(batch, dtype=np.uint64)
         self._handler = handler
         self._finishing = threading.Event()
+        self._abandoning = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
         self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
@@ -153,7 +182,7 @@ class LeafBelowSender:
 
     def _consume(self) -> None:
         try:
-            while True:
+            while not self._abandoning.is_set():
                 # Read the flag before looking at the lanes: if it was already set, every producer
                 # had returned, so empty lanes now mean nothing more will come.
                 finishing = self._finishing.is_set()
@@ -183,6 +212,22 @@ class LeafBelowSender:
             self._consumer.join()
         self.check()
 
+    def abandon(self) -> None:
+        """Stop the consumer without handing on what is still buffered (the run has no total anyway).
+
+        For the interrupt and failure paths: it never raises, and returns once the consumer has
+        finished the batch in hand or after a moment, whichever is first (the consumer then stops
+        on its own); producers still running give up waiting for room.
+        """
+        self.stop_flag[0] = 1
+        self._abandoning.set()
+        if not self._closed:
+            self._closed = True
+            self._finishing.set()
+            self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
+            # A batch in hand is not cut short; past a moment it finishes in the background.
+            self._consumer.join(_ABANDON_PATIENCE_SECONDS)
+
     def __enter__(self) -> LeafBelowSender:
         return self
 
@@ -190,11 +235,18 @@ class LeafBelowSender:
         if exc_type is None:
             self.close()
             return
-        # Already failing: still stop the consumer, but let the first error be the one reported.
-        try:
-            self.close()
-        except SenderError:
-            pass
+        # Already failing: stop the consumer without draining, and let the first error be the one reported.
+        self.abandon()
+
+
+def lane_slots(width: int, lanes: int, slots: int, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+    """Slots per lane: ``slots`` rounded up to a power of two, lowered to keep the lanes within ``max_bytes``."""
+    slots = 1 << (slots - 1).bit_length()  # a power of two: the slot is a mask, not a division
+    bytes_per_slot = width + np.dtype(np.uint64).itemsize  # the row and its last-leaf gap mask
+    affordable = max(_MIN_SLOTS, max_bytes // (lanes * bytes_per_slot))
+    while slots > affordable:
+        slots //= 2
+    return slots
 
 
 @njit(nogil=True, cache=True)
@@ -265,6 +317,7 @@ _MEMBERS = [
     ("last_leaf_gaps", types.Array(types.uint64, 2, "C")),
     ("cursors", types.Array(types.int64, 1, "C")),
     ("state", types.Array(types.int64, 1, "C")),
+    ("stop_flag", types.Array(types.int64, 1, "C")),
 ]
 
 
@@ -285,7 +338,7 @@ for _name, _ in _MEMBERS:
 
 @unbox(LeafBelowSenderType)
 def _unbox_sender(typ, obj, c) -> NativeValue:
-    """Native form of a sender: its four arrays, borrowed from the Python object that owns them."""
+    """Native form of a sender: its five arrays, borrowed from the Python object that owns them."""
     sender = cgutils.create_struct_proxy(typ)(c.context, c.builder)
     for name, array_type in _MEMBERS:
         array_object = c.pyapi.object_getattr_string(obj, name)
@@ -296,16 +349,18 @@ def _unbox_sender(typ, obj, c) -> NativeValue:
 
 
 @njit(nogil=True, cache=True)
-def _wait_for_room(cursors: np.ndarray, state: np.ndarray, base: int, written: int, slots: int) -> bool:
-    """Wait until the consumer has freed a slot of the lane at ``base``; ``False`` if it failed."""
+def _wait_for_room(cursors: np.ndarray, state: np.ndarray, stop_flag: np.ndarray, base: int, written: int, slots: int) -> bool:
+    """Wait until the consumer has freed a slot of the lane at ``base``; ``False`` if it failed or the run stops."""
+    wait = _FULL_LANE_WAIT_MICROSECONDS
     while True:
         read = atomic_load_acquire(cursors, base + _READ)
         cursors[base + _READ_SEEN] = read
         if written - read < slots:
             return True
-        if atomic_load_acquire(state, _FAILED) != 0:
+        if atomic_load_acquire(state, _FAILED) != 0 or atomic_load_acquire(stop_flag, 0) != 0:
             return False
-        sleep_microseconds(_FULL_LANE_WAIT_MICROSECONDS)
+        sleep_microseconds(wait)
+        wait = min(2 * wait, _FULL_LANE_LONGEST_WAIT_MICROSECONDS)
 
 
 @overload_method(LeafBelowSenderType, "push", jit_options={"nogil": True})
@@ -321,7 +376,7 @@ def _overload_push(sender, lane, leaf_below, last_leaf_gaps):
         if written - sender.cursors[base + _READ_SEEN] >= slots:
             # Full as far as this producer last knew: the slow path lives in its own function so
             # that this one stays a straight line.
-            if not _wait_for_room(sender.cursors, sender.state, base, written, slots):
+            if not _wait_for_room(sender.cursors, sender.state, sender.stop_flag, base, written, slots):
                 return False
         slot = written & (slots - 1)
         copy_row(sender.rows, lane * slots + slot, leaf_below)

@@ -30,6 +30,11 @@ from mapfold.sender import _CURSOR_WIDTH, _WRITTEN, LeafBelowSender, SenderError
 from mapfold.task_accounting import TaskSymmetricTotal
 from mapfold.tasks import pile_above
 
+#: After an interrupt, how long the runner waits for workers to return. Only a worker still
+#: inside numba's first compilation (which cannot be cut short) takes longer: it is left to
+#: finish on its own (it then sees the stop flag at once) rather than holding up the exit.
+_INTERRUPT_PATIENCE_SECONDS = 1.0
+
 
 @njit(nogil=True, cache=True)
 def _work_through_tasks(
@@ -145,9 +150,14 @@ def _run_workers(
     task_lane,
     poll,
     gate,
+    stop_flag=None,
 ) -> int:
-    """Run ``threads`` workers over the pending tasks; return the summed completions or raise."""
-    stop_flag = np.zeros(1, dtype=np.int64)
+    """Run ``threads`` workers over the pending tasks; return the summed completions or raise.
+
+    ``stop_flag`` (shared with the sender's waiting producers) is made here when not given.
+    """
+    if stop_flag is None:
+        stop_flag = np.zeros(1, dtype=np.int64)
     results: list[int | None] = [None] * threads
     errors: list[BaseException] = []
     threads = min(threads, max(1, len(pending)))
@@ -162,8 +172,12 @@ def _run_workers(
         desc="walk (estimated tree nodes)",
         leave=True,
     ) as bar:
+        # Workers wait for every thread to exist before they walk: a thread started while hundreds of
+        # others are busy can take tens of milliseconds to run at all.
+        all_started = threading.Event()
 
         def work(index: int) -> None:
+            all_started.wait()
             try:
                 results[index] = _work_through_tasks(
                     connection_graph,
@@ -189,10 +203,18 @@ def _run_workers(
         workers = [
             threading.Thread(target=work, args=(index,), name=f"mapfold-worker-{index}", daemon=True) for index in range(threads)
         ]
-        for worker in workers:
-            worker.start()
+        started: list[threading.Thread] = []
         last_poll = time.monotonic()
         try:
+            for worker in workers:
+                try:
+                    worker.start()
+                except RuntimeError as error:  # the system refused another thread
+                    raise WorkerError(f"could not start worker thread {len(started) + 1} of {threads}: {error}") from error
+                started.append(worker)
+                if stop_event is not None and stop_event.is_set():
+                    raise KeyboardInterrupt
+            all_started.set()
             for worker in workers:
                 # Short joins keep the main thread able to take Ctrl-C, to notice a failed consumer,
                 # and to journal finished tasks.
@@ -205,10 +227,16 @@ def _run_workers(
                     if time.monotonic() - last_poll > 0.1:
                         poll()
                         last_poll = time.monotonic()
-        except BaseException:
+        except BaseException as error:
             stop_flag[0] = 1
-            for worker in workers:
-                worker.join()
+            all_started.set()  # workers still waiting to begin see the stop flag and return
+            if isinstance(error, KeyboardInterrupt):
+                deadline = time.monotonic() + _INTERRUPT_PATIENCE_SECONDS
+                for worker in started:
+                    worker.join(max(0.0, deadline - time.monotonic()))
+            else:
+                for worker in started:
+                    worker.join()
             raise
 
     if errors:

@@ -160,3 +160,56 @@ def test_close_is_idempotent_and_counters_match():
     sender.close()
     assert sender.pushed == sender.consumed == 200
     assert not sender.failed
+
+
+def test_the_lanes_stay_within_their_memory_bound_whatever_the_lane_count():
+    from mapfold.sender import DEFAULT_MAX_BYTES
+
+    sender = LeafBelowSender(65, lambda rows, gaps: None, lanes=4096, slots=8192)
+    try:
+        assert sender.rows.nbytes + sender.last_leaf_gaps.nbytes <= DEFAULT_MAX_BYTES
+        assert sender.slots // sender.lanes >= 16
+    finally:
+        sender.close()
+    few = LeafBelowSender(65, lambda rows, gaps: None, lanes=2, slots=8192)
+    assert few.slots == 2 * 8192  # few lanes keep every slot asked for
+    few.close()
+
+
+def test_a_producer_waiting_on_a_full_lane_sees_the_stop_flag():
+    release = threading.Event()
+    stop_flag = np.zeros(1, dtype=np.int64)
+    sender = LeafBelowSender(16, lambda rows, gaps: release.wait(60), lanes=1, slots=16, stop_flag=stop_flag)
+    refused = []
+    producer = threading.Thread(target=lambda: refused.append(_produce(sender, 0, 10_000)))
+    producer.start()
+    producer.join(1.0)
+    assert producer.is_alive(), "the producer should be waiting for room"
+    stop_flag[0] = 1
+    producer.join(5.0)
+    stopped = not producer.is_alive()
+    release.set()
+    sender.abandon()
+    producer.join(60)
+    assert stopped, "a producer waiting on a full lane did not see the stop flag"
+    assert refused and refused[0] > 0
+
+
+def test_abandon_does_not_drain_the_buffered_rows():
+    in_handler, release = threading.Event(), threading.Event()
+    handled = []
+
+    def blocking_handler(rows, gaps):
+        handled.append(len(rows))
+        in_handler.set()
+        release.wait(60)
+
+    sender = LeafBelowSender(16, blocking_handler, lanes=1, slots=1024)
+    assert _produce(sender, 0, 1) == 0
+    assert in_handler.wait(30)  # the consumer holds the first row
+    assert _produce(sender, 0, 499) == 0  # buffered behind it
+    sender.abandon()
+    release.set()
+    sender._consumer.join(30)
+    assert not sender._consumer.is_alive()
+    assert handled == [1]
