@@ -6,6 +6,10 @@ each one with the kernel, and ticks the progress bar from inside nopython code. 
 total is wanted, the workers also push every node missing only its last leaf into a
 ``LeafBelowSender``, whose consumer thread gathers the symmetric total as the walk goes.
 
+A count without the symmetric total runs the orbit walk instead (``mapfold.orbit_walk``): the same
+workers and progress bar over tasks that each stand for a whole class of symmetric subtrees, each
+task's count multiplied by its class size in Python integers at the end.
+
 Failures end the run with an error: a worker that raises, a consumer that raises (producers waiting
 on a full ring are released), or an interrupt, each sets the shared stop flag that every walk
 checks, and the run raises instead of returning a partial total.
@@ -27,6 +31,7 @@ from mapfold.atomics import atomic_add
 from mapfold.connection_graph import make_connection_graph
 from mapfold.cpus import available_cpus
 from mapfold.kernel import WALK_ABORTED, walk_subtree
+from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks, work_through_orbit_tasks
 from mapfold.sender import LeafBelowSender, SenderError
 from mapfold.shape import counted_sides, validate_shape
 from mapfold.symmetry import SymmetricTotal
@@ -59,6 +64,7 @@ class CountResult:
     elapsed_seconds: float
     version: str
     sender: SenderCounts | None
+    walk: str = "lunnon"
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready values."""
@@ -145,6 +151,7 @@ def count_folds(
     halve: bool = True,
     stop_event: threading.Event | None = None,
     gate: bool = True,
+    walk: str | None = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -168,7 +175,8 @@ def count_folds(
         Rows in each worker's lane of the sender.
     halve
         Walk half the tree, one folding of each mirror pair (maps of 3 or more leaves); turning it
-        off walks the whole tree, for checking the shortcut. Totals do not depend on it.
+        off walks the whole tree, for checking the shortcut. Totals do not depend on it. Lunnon's
+        walk only: the orbit walk has turning the pile over in its group already.
     stop_event
         Setting it (from a signal handler, say) stops every thread and raises
         ``KeyboardInterrupt``, as Ctrl-C does.
@@ -176,6 +184,10 @@ def count_folds(
         Send the consumer only the completions that could be mirror images of themselves
         (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full stream, for
         checking the gate). Totals do not depend on it.
+    walk
+        ``"orbit"``: the symmetry-reduced walk of ``mapfold.orbit_walk`` (fold total only);
+        ``"lunnon"``: Lunnon's walk in leaf order, halved by turning the pile over (both totals).
+        Default: ``"orbit"`` when ``symmetric`` is off, else ``"lunnon"``. Totals do not depend on it.
 
     Returns
     -------
@@ -195,6 +207,12 @@ def count_folds(
     shape = tuple(shape)
     validate_shape(shape)
     threads = worker_threads(threads)
+    if walk is None:
+        walk = "lunnon" if symmetric else "orbit"
+    if walk not in ("orbit", "lunnon"):
+        raise ValueError(f"walk must be 'orbit' or 'lunnon', got {walk!r}")
+    if walk == "orbit" and symmetric:
+        raise ValueError("the orbit walk counts folds only; use symmetric=False or walk='lunnon'")
     started = time.perf_counter()
     sides = counted_sides(shape)
     leaves_total = int(np.prod(sides))
@@ -208,6 +226,9 @@ def count_folds(
             handler(np.zeros((1, 2), dtype=np.uint8), np.ones(1, dtype=np.uint64))
             symmetric_folds = handler.total
         sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
+    elif walk == "orbit":
+        completions, task_count = _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_thread, stop_event)
+        symmetric_folds, sender_counts = None, None
     else:
         halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
@@ -261,7 +282,50 @@ def count_folds(
         elapsed_seconds=round(time.perf_counter() - started, 6),
         version=__version__,
         sender=sender_counts,
+        walk=walk,
     )
+
+
+def _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_thread, stop_event) -> tuple[int, int]:
+    """The orbit walk's count of complete cycles (folds over ``N``), and its number of tasks."""
+    tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread)
+    plan = tasks.plan  # the tasks' own order (see ``split_orbit_tasks``)
+    results = np.zeros(len(tasks), dtype=np.int64)
+
+    def run_share(index: int, bar: Any, next_task: np.ndarray, stop_flag: np.ndarray) -> tuple[int, int]:
+        status = work_through_orbit_tasks(
+            plan.order,
+            plan.neighbours,
+            plan.jumps,
+            plan.constraint_start,
+            plan.prefix_masks,
+            tasks.leaf_below,
+            tasks.placed_leaves,
+            results,
+            next_task,
+            stop_flag,
+            bar,
+        )
+        return status, 0  # the counts are in ``results``, one per task
+
+    stop_flag = np.zeros(1, dtype=np.int64)
+    _run_workers(
+        None,
+        tasks.leaf_below,
+        tasks.placed_leaves,
+        False,
+        threads,
+        None,
+        progress,
+        progress_file,
+        stop_event,
+        False,
+        stop_flag,
+        run_share=run_share,
+    )
+    # Python ints: a weight times a task's cycles, summed, may pass 2**63 on large maps.
+    total = sum(int(weight) * int(cycles) for weight, cycles in zip(tasks.weights.tolist(), results.tolist(), strict=True))
+    return total, len(tasks)
 
 
 #: After an interrupt, how long the runner waits for workers to return. Only a worker still
@@ -283,8 +347,13 @@ def _run_workers(
     gate,
     stop_flag,
     carry_at: int = _CARRY_AT,
+    run_share=None,
 ) -> int:
-    """Run ``threads`` workers over the tasks; return the summed completions or raise."""
+    """Run ``threads`` workers over the tasks; return the summed completions or raise.
+
+    ``run_share(index, bar, next_task, stop_flag) -> (carries, remainder)``, when given, replaces
+    Lunnon's ``_work_through_tasks`` as each worker's whole share (the orbit walk's loop).
+    """
     next_task = np.zeros(1, dtype=np.int64)
     results: list[tuple[int, int] | None] = [None] * threads
     errors: list[BaseException] = []
@@ -304,9 +373,22 @@ def _run_workers(
         def work(index: int) -> None:
             all_started.wait()
             try:
-                results[index] = _work_through_tasks(
-                    connection_graph, task_rows, placed_leaves, halved, next_task, stop_flag, bar, sender, index, gate, carry_at
-                )
+                if run_share is not None:
+                    results[index] = run_share(index, bar, next_task, stop_flag)
+                else:
+                    results[index] = _work_through_tasks(
+                        connection_graph,
+                        task_rows,
+                        placed_leaves,
+                        halved,
+                        next_task,
+                        stop_flag,
+                        bar,
+                        sender,
+                        index,
+                        gate,
+                        carry_at,
+                    )
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)
                 stop_flag[0] = 1

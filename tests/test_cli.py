@@ -34,6 +34,7 @@ JSON_KEYS = {
     "elapsed_seconds",
     "version",
     "sender",
+    "walk",
 }
 
 
