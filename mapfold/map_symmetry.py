@@ -111,7 +111,9 @@ def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:
     leaves_total = coordinates.shape[0]
     dimensions = len(sides)
     corner = all(side == 2 for side in sides) and leaves_total > 1
-    swaps = [perm for perm in itertools.permutations(range(dimensions)) if all(sides[perm[d]] == sides[d] for d in range(dimensions))]
+    swaps = [
+        perm for perm in itertools.permutations(range(dimensions)) if all(sides[perm[d]] == sides[d] for d in range(dimensions))
+    ]
     flip_sets = [tuple([False] * dimensions)] if corner else list(itertools.product([False, True], repeat=dimensions))
     strides = np.cumprod((1, *sides[:-1])).astype(np.int64)
     images = []
@@ -135,4 +137,6 @@ def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:
         keys = [(int(offsets[m].sum()), *sorted(int(x) for x in offsets[m])) for m in range(leaves_total)]
     order = np.array(sorted(range(leaves_total), key=lambda m: (keys[m], m)), dtype=np.int64)
     closed = tuple(k for k in range(1, leaves_total + 1) if k == leaves_total or keys[order[k]] != keys[order[k - 1]])
-    return MapSymmetry(sides=sides, mode="corner" if corner else "centre", permutations=permutations, order=order, closed_prefixes=closed)
+    return MapSymmetry(
+        sides=sides, mode="corner" if corner else "centre", permutations=permutations, order=order, closed_prefixes=closed
+    )

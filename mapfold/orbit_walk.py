@@ -171,7 +171,9 @@ def orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, positio
 
 
 @njit(nogil=True, cache=True)
-def walk_orbit_subtree(order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag) -> int:
+def walk_orbit_subtree(
+    order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag
+) -> int:
     """Count the complete cycles below one node (the leaves of rank below ``placed`` in the pile).
 
     ``leaf_below`` and ``leaf_above`` are working space, left as they came in unless the walk
@@ -395,7 +397,9 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
 
 
 @njit(nogil=True, cache=True)
-def work_through_orbit_tasks(order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed, results, next_task, stop_flag, progress) -> int:
+def work_through_orbit_tasks(
+    order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed, results, next_task, stop_flag, progress
+) -> int:
     """One worker's share: claim tasks until none are left, storing each task's completions.
 
     Returns 0, or ``WALK_ABORTED`` as soon as a walk stops early.
@@ -412,7 +416,9 @@ def work_through_orbit_tasks(order, neighbours, jumps, constraint_start, prefix_
             return 0
         leaf_below[:] = task_rows[task]
         cycle_above(leaf_below, leaf_above, order[0])
-        found = walk_orbit_subtree(order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag)
+        found = walk_orbit_subtree(
+            order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag
+        )
         if found == WALK_ABORTED:
             return WALK_ABORTED
         results[task] = found
