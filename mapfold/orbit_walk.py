@@ -58,6 +58,9 @@ _ONE = np.uint64(1)
 #: Listing and canonicalising a quarter of a million piles takes well under a second.
 MAX_ORBIT_NODES = 1 << 18
 
+#: The planner stops at a closed prefix with this many nodes per element of the group (x turning).
+ENOUGH_NODES_PER_ELEMENT = 128
+
 #: Dead ends between looks at the stop flag.
 _STOP_CHECK_INTERVAL = 1 << 14
 
@@ -167,6 +170,8 @@ def orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, positio
             gaps |= _ONE << np.uint64(step)
             step = jumps[constraint, leaf_below[step]]
         usable &= gaps
+        if usable == 0:
+            break  # the other constraints cannot add a gap back
     return usable
 
 
@@ -363,13 +368,20 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
     last_usable = max([k for k in plan.symmetry.closed_prefixes if k <= leaves_total - 1], default=0)
     nodes, placed = orbit_root(plan), 1
     reduced_nodes, reduced_at = (nodes, 1) if 1 in plan.symmetry.closed_prefixes else (None, 0)
+    closed = plan.symmetry.closed_prefixes
+    group_order = plan.symmetry.group_order
     while placed < last_usable:
         deeper, _ = orbit_children(plan, nodes, placed)
         if len(deeper) > max_nodes or len(deeper) == 0:
             break
         nodes, placed = deeper, placed + 1
-        if placed in plan.symmetry.closed_prefixes:
+        if placed in closed:
             reduced_nodes, reduced_at = nodes, placed
+            next_closed = min([k for k in closed if k > placed], default=leaves_total)
+            # Enough nodes that most orbits have all 2|G| members, or the next closed prefix is far
+            # off (listing its nodes would cost more than the reduction saves).
+            if len(nodes) >= ENOUGH_NODES_PER_ELEMENT * 2 * group_order or (len(nodes) >= group_order and next_closed - placed > 4):
+                break
     if reduced_nodes is None or plan.symmetry.group_order * 2 <= 1:
         nodes, placed = orbit_root(plan), 1
         weights = np.ones(1, dtype=np.int64)
