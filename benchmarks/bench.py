@@ -13,6 +13,9 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
    ``--no-symmetric`` (one run each: a long count).
 9. the warm ``mapfold count 2x5`` split: interpreter start, imports (the slowest named), numba cache
    loading, the count, and the whole process.
+10. the orbit walk against Lunnon's walk (``count_folds(walk=...)``, no symmetric total) on 1 and 2
+    threads, side by side, with the issue-8 goals (6x6 <= 10 s on 2 threads, 2x14 <= 2 s on 1 thread,
+    2x2x2x2x2x2 <= 0.5 s on 2 threads, 3x3x3 at least 8x faster). Lunnon's walk on 6x6 is timed once.
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -95,6 +98,14 @@ QUICK_PLAN = ShapePlan(
     peak_memory=(2, 9),
     long_strip=(1, 16),
 )
+
+#: Figure 10 (orbit walk against Lunnon's walk): the maps, full run and ``--quick``.
+ORBIT_WALK_SHAPES: tuple[Shape, ...] = ((6, 6), (3, 3, 3), (2, 2, 2, 2, 2, 2), (2, 14))
+ORBIT_WALK_QUICK_SHAPES: tuple[Shape, ...] = ((3, 4), (2, 2, 2, 2), (2, 7))
+#: Figure 10 goals: (map, threads) -> the most seconds the orbit walk may take.
+ORBIT_WALK_SECONDS_GOALS: dict[tuple[Shape, int], float] = {((6, 6), 2): 10.0, ((2, 14), 1): 2.0, ((2, 2, 2, 2, 2, 2), 2): 0.5}
+#: Figure 10 goals: map -> the largest ratio orbit / Lunnon allowed.
+ORBIT_WALK_RATIO_GOALS: dict[Shape, float] = {(3, 3, 3): 1 / 8}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -444,6 +455,29 @@ class Bench:
         timing.details = {"threads": threads, "symmetric": symmetric, "elapsed_seconds_reported": reported}
         self.check_against_oracle(timing, shape)
         self.mapfold_cache[key] = timing
+        self.timings.append(timing)
+        return timing
+
+    def time_mapfold_walk(self, shape: Shape, threads: int, walk: str, repeats: int | None = None) -> Timing:
+        """Timings of ``count_folds(shape, threads, symmetric=False, walk=walk)`` in this process."""
+        from mapfold import count_folds
+
+        program = f"mapfold {threads}t {walk}"
+        timing = Timing(program=program, shape=shape_text(shape), seconds=[])
+        for run in range(repeats or self.repeats):
+            gc.collect()
+            started = time.perf_counter()
+            result = count_folds(shape, threads=threads, symmetric=False, walk=walk)
+            seconds = time.perf_counter() - started
+            if timing.folds is not None:
+                self.check(
+                    f"{program} folds of {timing.shape} (run {run + 1})", result.folds_total, timing.folds, "its first run"
+                )
+            timing.folds = result.folds_total
+            timing.seconds.append(seconds)
+            say(f"{program} {timing.shape}: {seconds:.3f} s (run {run + 1}/{repeats or self.repeats}, {result.tasks} tasks)")
+        timing.details = {"threads": threads, "walk": walk}
+        self.check_against_oracle(timing, shape)
         self.timings.append(timing)
         return timing
 
@@ -810,6 +844,29 @@ class Bench:
         measured = {symmetric: timing if timing.seconds else None for symmetric, timing in timings.items()}
         self.add_ratio_row(8, "process sym/nosym", shape, measured[True], measured[False], 1.3)
 
+    def figure_orbit_walk(self) -> None:
+        """Figure 10: the orbit walk against Lunnon's walk, 1 and 2 threads, no symmetric total."""
+        for shape in ORBIT_WALK_QUICK_SHAPES if self.quick else ORBIT_WALK_SHAPES:
+            for threads in (1, 2):
+                orbit = self.time_mapfold_walk(shape, threads, "orbit")
+                # Lunnon's walk on 6x6 takes minutes a run: once is enough to see the ratio.
+                lunnon = self.time_mapfold_walk(shape, threads, "lunnon", repeats=1 if shape == (6, 6) else None)
+                self.check(f"orbit walk folds of {orbit.shape}", orbit.folds, lunnon.folds, "Lunnon's walk")
+                self.add_ratio_row(10, f"orbit/Lunnon walk, {threads}t", shape, orbit, lunnon, ORBIT_WALK_RATIO_GOALS.get(shape))
+                limit = ORBIT_WALK_SECONDS_GOALS.get((shape, threads))
+                if limit is not None:
+                    self.rows.append(
+                        FigureRow.single(
+                            10,
+                            f"orbit walk, {threads}t",
+                            shape_text(shape),
+                            orbit.program,
+                            orbit.median_seconds,
+                            "seconds",
+                            limit,
+                        )
+                    )
+
     def run(self) -> None:
         """Set up, warm up, and measure every figure."""
         self.build_plain_walk()
@@ -824,6 +881,7 @@ class Bench:
         self.figure_startup_split()
         self.figure_peak_memory()
         self.figure_long_strip()
+        self.figure_orbit_walk()
 
 
 # ----------------------------------------------------------------------------------------------------------------------

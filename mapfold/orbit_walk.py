@@ -380,7 +380,9 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
             next_closed = min([k for k in closed if k > placed], default=leaves_total)
             # Enough nodes that most orbits have all 2|G| members, or the next closed prefix is far
             # off (listing its nodes would cost more than the reduction saves).
-            if len(nodes) >= ENOUGH_NODES_PER_ELEMENT * 2 * group_order or (len(nodes) >= group_order and next_closed - placed > 4):
+            if len(nodes) >= ENOUGH_NODES_PER_ELEMENT * 2 * group_order or (
+                len(nodes) >= group_order and next_closed - placed > 4
+            ):
                 break
     if reduced_nodes is None or plan.symmetry.group_order * 2 <= 1:
         nodes, placed = orbit_root(plan), 1
