@@ -196,3 +196,13 @@ def test_walk_choice():
         count_folds((2, 5), threads=1, walk="orbit")
     with pytest.raises(ValueError, match="walk must be"):
         count_folds((2, 5), threads=1, symmetric=False, walk="spiral")
+
+
+def test_an_interrupt_stops_an_orbit_count():
+    """A stop event set during an orbit count ends it with KeyboardInterrupt, not a partial total."""
+    import threading
+
+    event = threading.Event()
+    event.set()
+    with pytest.raises(KeyboardInterrupt):
+        count_folds((6, 6), threads=2, symmetric=False, stop_event=event)
