@@ -384,7 +384,8 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
                 len(nodes) >= group_order and next_closed - placed > 4
             ):
                 break
-    if reduced_nodes is None or plan.symmetry.group_order * 2 <= 1:
+    if reduced_nodes is None:
+        # No closed prefix short of the last leaf (a 1 x 2 strip): walk the whole tree, weight 1.
         nodes, placed = orbit_root(plan), 1
         weights = np.ones(1, dtype=np.int64)
         nodes_at_reduction, orbits = 1, 1
