@@ -206,3 +206,18 @@ def test_an_interrupt_stops_an_orbit_count():
     event.set()
     with pytest.raises(KeyboardInterrupt):
         count_folds((6, 6), threads=2, symmetric=False, stop_event=event)
+
+
+def test_the_command_line_counts_without_the_symmetric_total_on_the_orbit_walk():
+    import json
+
+    from typer.testing import CliRunner
+
+    from mapfold.cli import app
+
+    result = CliRunner().invoke(app, ["count", "3x3x3", "--no-symmetric", "--json", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["walk"] == "orbit"
+    assert document["folds_total"] == VALUES["A195646"][3]
+    assert document["symmetric_folds"] is None
