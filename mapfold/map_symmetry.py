@@ -93,6 +93,36 @@ class MapSymmetry:
         """``|G|``, turning the pile over not counted."""
         return int(self.permutations.shape[0])
 
+    def with_greedy_tail(self, fixed: int) -> MapSymmetry:
+        """The same order for the first ``fixed`` leaves, then the most constrained leaf first.
+
+        After the prefix the walk reduces at, the order only has to be fixed, not closed: each next
+        leaf is the one with the most map neighbours already placed (the most creases to check, so
+        the fewest gaps), the lowest-numbered on a tie. On 5x6 and 4x7 that walks the same counts
+        in 1.5-1.75x less time than continuing shell by shell. Only the closed prefixes up to
+        ``fixed`` (and the whole map) stay closed.
+        """
+        coordinates = leaf_coordinates(self.sides)
+        order = [int(leaf) for leaf in self.order[:fixed]]
+        placed = set(order)
+        rest = [leaf for leaf in range(len(self.order)) if leaf not in placed]
+        while rest:
+            placed_neighbours = [
+                sum(1 for other in placed if int(np.abs(coordinates[other] - coordinates[leaf]).sum()) == 1) for leaf in rest
+            ]
+            best = rest[max(range(len(rest)), key=lambda index: (placed_neighbours[index], -rest[index]))]
+            rest.remove(best)
+            order.append(best)
+            placed.add(best)
+        closed = tuple(k for k in self.closed_prefixes if k <= fixed or k == len(self.order))
+        return MapSymmetry(
+            sides=self.sides,
+            mode=self.mode,
+            permutations=self.permutations,
+            order=np.array(order, dtype=np.int64),
+            closed_prefixes=closed,
+        )
+
 
 def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:
     """The group, order and closed prefixes for a map (sides of 1 already dropped).

@@ -36,6 +36,9 @@ to its canonical form (the least code over ``H`` of the cycle read from its leas
 nodes sharing a form are counted. The orbit is all of them because the set of depth-``K`` nodes is
 mapped onto itself by ``H``. Deeper task nodes inherit their ancestor's weight.
 
+Below ``K`` nothing needs the group any more, only a fixed order (each cycle is still reached once),
+so the planner switches to the most constrained leaf first (``MapSymmetry.with_greedy_tail``).
+
 Every per-task count is an int64 of cycles below one node (at most the map's fold total over ``N``,
 far below ``2**63`` for any map that can be counted); weights and sums are Python ints.
 """
@@ -99,9 +102,13 @@ class OrbitPlan:
         return int(self.order.shape[0])
 
 
-def make_orbit_plan(sides: tuple[int, ...]) -> OrbitPlan:
-    """Build the order, the group and the constraint tables for a map of 2 to 64 leaves."""
-    symmetry = map_symmetry(sides)
+def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None) -> OrbitPlan:
+    """Build the order, the group and the constraint tables for a map of 2 to 64 leaves.
+
+    ``symmetry`` overrides ``map_symmetry(sides)`` (for an order with a greedy tail).
+    """
+    if symmetry is None:
+        symmetry = map_symmetry(sides)
     coordinates = leaf_coordinates(symmetry.sides)
     leaves_total = coordinates.shape[0]
     order = symmetry.order
@@ -314,6 +321,9 @@ class OrbitTasks:
         ``int64`` orbit weight of each task (the total is ``sum(weight * completions)``).
     placed_leaves
         Leaves placed in every task.
+    plan
+        The plan whose order the tasks follow (walk them with its tables): the planner's order up
+        to ``reduced_at``, then ``MapSymmetry.with_greedy_tail``.
     reduced_at
         The closed prefix where the nodes were de-duplicated (0: no reduction).
     nodes_at_reduction, orbits
@@ -323,6 +333,7 @@ class OrbitTasks:
     leaf_below: np.ndarray
     weights: np.ndarray
     placed_leaves: int
+    plan: OrbitPlan
     reduced_at: int
     nodes_at_reduction: int
     orbits: int
@@ -395,6 +406,9 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
         nodes_at_reduction = len(nodes)
         nodes, weights = reduce_to_orbits(plan, nodes, placed)
         orbits = len(nodes)
+    # The leaves after the reduction may go in any fixed order: take the most constrained first.
+    # The nodes listed so far hold the first ``placed`` leaves, which the new order keeps.
+    plan = make_orbit_plan(plan.symmetry.sides, plan.symmetry.with_greedy_tail(placed))
     wanted = max(1, threads) * tasks_per_thread
     while len(nodes) < wanted and placed < leaves_total - 1:
         deeper, counts = orbit_children(plan, nodes, placed)
@@ -405,6 +419,7 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
         leaf_below=nodes,
         weights=weights,
         placed_leaves=placed,
+        plan=plan,
         reduced_at=reduced_at,
         nodes_at_reduction=nodes_at_reduction,
         orbits=orbits,
