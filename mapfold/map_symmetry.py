@@ -103,17 +103,29 @@ class MapSymmetry:
         ``fixed`` (and the whole map) stay closed.
         """
         coordinates = leaf_coordinates(self.sides)
-        order = [int(leaf) for leaf in self.order[:fixed]]
-        placed = set(order)
-        rest = [leaf for leaf in range(len(self.order)) if leaf not in placed]
-        while rest:
-            placed_neighbours = [
-                sum(1 for other in placed if int(np.abs(coordinates[other] - coordinates[leaf]).sum()) == 1) for leaf in rest
-            ]
-            best = rest[max(range(len(rest)), key=lambda index: (placed_neighbours[index], -rest[index]))]
-            rest.remove(best)
-            order.append(best)
-            placed.add(best)
+        leaves_total = len(self.order)
+        # Map neighbours differ by 1 in one coordinate: L1 distance 1.
+        distances = np.abs(coordinates[:, None, :] - coordinates[None, :, :]).sum(axis=2)
+        neighbours = [np.flatnonzero(distances[leaf] == 1).tolist() for leaf in range(leaves_total)]
+        placed_neighbours = [0] * leaves_total
+        is_placed = [False] * leaves_total
+        order: list[int] = []
+
+        def place(leaf: int) -> None:
+            order.append(leaf)
+            is_placed[leaf] = True
+            for neighbour in neighbours[leaf]:
+                placed_neighbours[neighbour] += 1
+
+        for leaf in self.order[:fixed]:
+            place(int(leaf))
+        while len(order) < leaves_total:
+            place(
+                max(
+                    (leaf for leaf in range(leaves_total) if not is_placed[leaf]),
+                    key=lambda leaf: (placed_neighbours[leaf], -leaf),
+                )
+            )
         closed = tuple(k for k in self.closed_prefixes if k <= fixed or k == len(self.order))
         return MapSymmetry(
             sides=self.sides,
