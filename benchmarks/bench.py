@@ -17,7 +17,10 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
 11. ``mapfold estimate`` at its default time against the oracle (2x16, 6x6);
 12. the progress bar's ETA when it first shows 10% of 2x15 against the time that really remained;
 13. a Dask LocalCluster of 2 worker processes x 1 thread against local 2 threads, 2x14 (compute time,
-    symmetric off and on), and 14. the cost per unit of scheduling (empty units).
+    symmetric off and on), and 14. the cost per unit of scheduling (empty units);
+15. the orbit walk against Lunnon's walk (``count_folds(walk=...)``, no symmetric total) on 1 and 2
+    threads, side by side, with the issue-8 goals (6x6 <= 10 s on 2 threads, 2x14 <= 2 s on 1 thread,
+    2x2x2x2x2x2 <= 0.5 s on 2 threads, 3x3x3 at least 8x faster). Lunnon's walk on 6x6 is timed once.
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -100,6 +103,14 @@ QUICK_PLAN = ShapePlan(
     peak_memory=(2, 9),
     long_strip=(1, 16),
 )
+
+#: Figure 10 (orbit walk against Lunnon's walk): the maps, full run and ``--quick``.
+ORBIT_WALK_SHAPES: tuple[Shape, ...] = ((6, 6), (3, 3, 3), (2, 2, 2, 2, 2, 2), (2, 14))
+ORBIT_WALK_QUICK_SHAPES: tuple[Shape, ...] = ((3, 4), (2, 2, 2, 2), (2, 7))
+#: Figure 10 goals: (map, threads) -> the most seconds the orbit walk may take.
+ORBIT_WALK_SECONDS_GOALS: dict[tuple[Shape, int], float] = {((6, 6), 2): 10.0, ((2, 14), 1): 2.0, ((2, 2, 2, 2, 2, 2), 2): 0.5}
+#: Figure 10 goals: map -> the largest ratio orbit / Lunnon allowed.
+ORBIT_WALK_RATIO_GOALS: dict[Shape, float] = {(3, 3, 3): 1 / 8}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -449,6 +460,29 @@ class Bench:
         timing.details = {"threads": threads, "symmetric": symmetric, "elapsed_seconds_reported": reported}
         self.check_against_oracle(timing, shape)
         self.mapfold_cache[key] = timing
+        self.timings.append(timing)
+        return timing
+
+    def time_mapfold_walk(self, shape: Shape, threads: int, walk: str, repeats: int | None = None) -> Timing:
+        """Timings of ``count_folds(shape, threads, symmetric=False, walk=walk)`` in this process."""
+        from mapfold import count_folds
+
+        program = f"mapfold {threads}t {walk}"
+        timing = Timing(program=program, shape=shape_text(shape), seconds=[])
+        for run in range(repeats or self.repeats):
+            gc.collect()
+            started = time.perf_counter()
+            result = count_folds(shape, threads=threads, symmetric=False, walk=walk)
+            seconds = time.perf_counter() - started
+            if timing.folds is not None:
+                self.check(
+                    f"{program} folds of {timing.shape} (run {run + 1})", result.folds_total, timing.folds, "its first run"
+                )
+            timing.folds = result.folds_total
+            timing.seconds.append(seconds)
+            say(f"{program} {timing.shape}: {seconds:.3f} s (run {run + 1}/{repeats or self.repeats}, {result.tasks} tasks)")
+        timing.details = {"threads": threads, "walk": walk}
+        self.check_against_oracle(timing, shape)
         self.timings.append(timing)
         return timing
 
@@ -815,6 +849,29 @@ class Bench:
         measured = {symmetric: timing if timing.seconds else None for symmetric, timing in timings.items()}
         self.add_ratio_row(8, "process sym/nosym", shape, measured[True], measured[False], 1.3)
 
+    def figure_orbit_walk(self) -> None:
+        """Figure 15: the orbit walk against Lunnon's walk, 1 and 2 threads, no symmetric total."""
+        for shape in ORBIT_WALK_QUICK_SHAPES if self.quick else ORBIT_WALK_SHAPES:
+            for threads in (1, 2):
+                orbit = self.time_mapfold_walk(shape, threads, "orbit")
+                # Lunnon's walk on 6x6 takes minutes a run: once is enough to see the ratio.
+                lunnon = self.time_mapfold_walk(shape, threads, "lunnon", repeats=1 if shape == (6, 6) else None)
+                self.check(f"orbit walk folds of {orbit.shape}", orbit.folds, lunnon.folds, "Lunnon's walk")
+                self.add_ratio_row(15, f"orbit/Lunnon walk, {threads}t", shape, orbit, lunnon, ORBIT_WALK_RATIO_GOALS.get(shape))
+                limit = ORBIT_WALK_SECONDS_GOALS.get((shape, threads))
+                if limit is not None:
+                    self.rows.append(
+                        FigureRow.single(
+                            15,
+                            f"orbit walk, {threads}t",
+                            shape_text(shape),
+                            orbit.program,
+                            orbit.median_seconds,
+                            "seconds",
+                            limit,
+                        )
+                    )
+
     def run(self) -> None:
         """Set up, warm up, and measure every figure."""
         self.build_plain_walk()
@@ -833,6 +890,7 @@ class Bench:
         self.figure_estimate_error()
         self.figure_eta_accuracy()
         self.figure_cluster()
+        self.figure_orbit_walk()
 
     # -- long counts (issue 10): checkpoint cost, estimate error, ETA ------------------------------------------------
 

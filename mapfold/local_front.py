@@ -24,12 +24,13 @@ import numpy as np
 from mapfold.connection_graph import make_connection_graph
 from mapfold.cpus import available_cpus
 from mapfold.journal import Journal
+from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks, work_through_orbit_tasks
 from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
 from mapfold.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
 from mapfold.shape import counted_sides, validate_shape
 from mapfold.symmetry import SymmetricTotal
 from mapfold.task_accounting import TaskSymmetricTotal
-from mapfold.tasks import plan_tasks, split_tasks, task_digest
+from mapfold.tasks import TASKS_PER_THREAD, plan_tasks, split_tasks, task_digest
 from mapfold.unit_runner import _run_workers
 
 #: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
@@ -71,6 +72,7 @@ def count_folds(
     notify: Callable[[str], None] | None = None,
     gate: bool = True,
     client: Any = None,
+    walk: str | None = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -111,6 +113,11 @@ def count_folds(
     client
         A ``distributed.Client``: run the count on its Dask cluster instead of local threads
         (``mapfold.dask_front``); ``threads`` is then ignored.
+    walk
+        ``"orbit"``: the symmetry-reduced walk of ``mapfold.orbit_walk`` (fold total only, local
+        threads, no checkpoint); ``"lunnon"``: Lunnon's walk in leaf order, halved by turning the
+        pile over (both totals, checkpoints, clusters). Default: ``"orbit"`` for a local fold-only
+        count without a checkpoint, else ``"lunnon"``. Totals do not depend on it.
 
     Returns
     -------
@@ -136,6 +143,12 @@ def count_folds(
         raise ValueError("a cluster count uses the deterministic task list; leave tasks_per_thread unset")
     if checkpoint is not None and tasks_per_thread is not None:
         raise ValueError("a checkpointed count uses the deterministic task list; leave tasks_per_thread unset")
+    if walk is None:
+        walk = "orbit" if not symmetric and checkpoint is None and client is None else "lunnon"
+    if walk not in ("orbit", "lunnon"):
+        raise ValueError(f"walk must be 'orbit' or 'lunnon', got {walk!r}")
+    if walk == "orbit" and (symmetric or checkpoint is not None or client is not None):
+        raise ValueError("the orbit walk counts folds only, on local threads, without a checkpoint; use walk='lunnon'")
     if notify is None:
 
         def notify(message: str) -> None:
@@ -155,6 +168,9 @@ def count_folds(
             handler(np.zeros((1, 2), dtype=np.uint8), np.ones(1, dtype=np.uint64))
             symmetric_folds = handler.total
         sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
+    elif walk == "orbit":
+        completions, task_count = _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_thread, stop_event)
+        symmetric_folds, sender_counts = None, None
     else:
         halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
@@ -222,7 +238,57 @@ def count_folds(
         version=__version__,
         sender=sender_counts,
         tasks_resumed=tasks_resumed,
+        walk=walk,
     )
+
+
+def _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_thread, stop_event) -> tuple[int, int]:
+    """The orbit walk's count of complete cycles (folds over ``N``), and its number of tasks."""
+    tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread or TASKS_PER_THREAD)
+    plan = tasks.plan  # the tasks' own order (see ``split_orbit_tasks``)
+    results = np.zeros(len(tasks), dtype=np.int64)
+
+    def run_share(index: int, bar: Any, next_task: np.ndarray, stop_flag: np.ndarray) -> int:
+        # The counts go to ``results``, one per task; the share returns only its status.
+        return work_through_orbit_tasks(
+            plan.order,
+            plan.neighbours,
+            plan.jumps,
+            plan.constraint_start,
+            plan.prefix_masks,
+            tasks.leaf_below,
+            tasks.placed_leaves,
+            results,
+            next_task,
+            stop_flag,
+            bar,
+        )
+
+    pending = np.arange(len(tasks), dtype=np.int64)
+    _run_workers(
+        None,
+        tasks.leaf_below,
+        pending,
+        tasks.placed_leaves,
+        False,
+        threads,
+        None,
+        progress,
+        progress_file,
+        stop_event,
+        np.zeros(1, dtype=np.int64),
+        np.ones(len(tasks), dtype=np.int64),  # the bar counts tasks
+        None,
+        None,
+        None,
+        lambda final=False: None,  # nothing to journal
+        False,
+        run_share=run_share,
+        bar_description="orbit walk (tasks)",
+    )
+    # Python ints: a weight times a task's cycles, summed, may pass 2**63 on large maps.
+    total = sum(int(weight) * int(cycles) for weight, cycles in zip(tasks.weights.tolist(), results.tolist(), strict=True))
+    return total, len(tasks)
 
 
 def _count_tasks(

@@ -33,6 +33,8 @@ class CountResult:
     version: str
     sender: SenderCounts | None
     tasks_resumed: int = 0
+    #: ``"lunnon"`` (Lunnon's walk, both totals) or ``"orbit"`` (the orbit walk, fold total only).
+    walk: str = "lunnon"
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready values."""

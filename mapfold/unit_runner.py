@@ -151,10 +151,15 @@ def _run_workers(
     poll,
     gate,
     stop_flag=None,
+    run_share=None,
+    bar_description: str = "walk (estimated tree nodes)",
 ) -> int:
     """Run ``threads`` workers over the pending tasks; return the summed completions or raise.
 
     ``stop_flag`` (shared with the sender's waiting producers) is made here when not given.
+    ``run_share(index, bar, next_task, stop_flag) -> int``, when given, replaces Lunnon's
+    ``_work_through_tasks`` as each worker's whole share (the orbit walk's loop); it returns
+    ``WALK_ABORTED`` when it stopped early.
     """
     if stop_flag is None:
         stop_flag = np.zeros(1, dtype=np.int64)
@@ -169,7 +174,7 @@ def _run_workers(
         unit=" nodes",
         unit_scale=True,
         smoothing=0.0,  # the ETA from the average rate of the whole run, not the last few updates
-        desc="walk (estimated tree nodes)",
+        desc=bar_description,
         leave=True,
     ) as bar:
         # Workers wait for every thread to exist before they walk: a thread started while hundreds of
@@ -179,6 +184,9 @@ def _run_workers(
         def work(index: int) -> None:
             all_started.wait()
             try:
+                if run_share is not None:
+                    results[index] = run_share(index, bar, next_task, stop_flag)
+                    return
                 results[index] = _work_through_tasks(
                     connection_graph,
                     task_rows,

@@ -36,6 +36,7 @@ JSON_KEYS = {
     "version",
     "sender",
     "tasks_resumed",
+    "walk",
 }
 
 

@@ -50,7 +50,9 @@ def _run(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -
 
 
 def _count_2x5(site: Path, cache_dir, home) -> tuple[int, str]:
-    completed = _run(site, cache_dir, home, "count", "2x5", "--json", "--no-symmetric", "--threads", "2")
+    # With the symmetric total, so the count runs Lunnon's walk (kernel.py), which a test below edits;
+    # --no-symmetric would run the orbit walk (orbit_walk.py).
+    completed = _run(site, cache_dir, home, "count", "2x5", "--json", "--threads", "2")
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     return json.loads(completed.stdout)["folds_total"], completed.stderr

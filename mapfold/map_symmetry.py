@@ -1,0 +1,184 @@
+"""The symmetries of a map that a walk can use, and an insertion order whose prefixes they keep.
+
+Leaves here are numbered from 0 (leaf ``m`` of the rest of the package is leaf ``m - 1``), the first
+side varying fastest; ``coordinates[m, d]`` counts from 0.
+
+The group
+---------
+Reflecting a dimension (``c_d -> p_d - 1 - c_d``) and swapping two dimensions of equal length are
+automorphisms of the grid of leaves, so they map creases to creases. A crease joins coordinates
+``k`` and ``k + 1`` along ``d``; its class is ``(d, k mod 2)`` (see ``tests/brute_force.py``: creases
+of one class lie on one edge of the pile and must not interleave; creases of different classes never
+meet). A reflection of ``d`` sends class ``(d, q)`` to ``(d, (p_d - q) mod 2)`` for every crease
+of the class at once, and a swap of ``d`` and ``e`` sends ``(d, q)`` to ``(e, q)``. So every element
+maps each class onto one class, two interleaving creases onto two interleaving creases, and a folding
+onto a folding. Turning the pile over (reversing its cyclic order) keeps interleaving too; the walk
+adds that element itself.
+
+The order
+---------
+A walk can only use a symmetry ``g`` at a node that has placed a set of leaves ``S`` with
+``g(S) = S``: then ``g`` maps the partial piles of ``S`` onto partial piles of ``S``. The leaves are
+placed in the order of a key that ``g`` leaves unchanged, so every prefix that ends at a change of
+key is such a set ("closed prefix").
+
+* ``centre`` mode (any map with a side longer than 2): the key is the L1 distance from the map's
+  centre, in doubled units (``sum_d |2 c_d - (p_d - 1)|``), then the sorted list of those offsets.
+  Reflections and equal-side swaps only move offsets between equal sides, so the key is invariant
+  under the whole group. Every leaf off the central block has a neighbour one step nearer the centre,
+  placed earlier, so each leaf but the first is constrained by a crease when it is placed (the walk
+  prunes early). The group is every reflection and every swap of equal sides.
+* ``corner`` mode (``2 x 2 x ... x 2``): every leaf is equally far from the centre, so the only closed
+  prefixes of the centre order are empty or full. Instead the walk grows from the corner leaf 0 by
+  Hamming weight; the group is the stabiliser of leaf 0, the swaps of dimensions (``d!`` elements),
+  which keeps the weight.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+
+def leaf_coordinates(sides: tuple[int, ...]) -> np.ndarray:
+    """``coordinates[m, d]`` of every leaf ``m`` (from 0), each counted from 0, first side fastest."""
+    leaves_total = prod(sides)
+    coordinates = np.zeros((leaves_total, len(sides)), dtype=np.int64)
+    stride = 1
+    for dimension, side in enumerate(sides):
+        coordinates[:, dimension] = (np.arange(leaves_total) // stride) % side
+        stride *= side
+    return coordinates
+
+
+def leaf_of(coordinates: np.ndarray | list[int], sides: tuple[int, ...]) -> int:
+    """The leaf (from 0) at these coordinates."""
+    leaf, stride = 0, 1
+    for coordinate, side in zip(coordinates, sides, strict=True):
+        leaf += int(coordinate) * stride
+        stride *= side
+    return leaf
+
+
+@dataclass(frozen=True)
+class MapSymmetry:
+    """A map's usable group and the matching insertion order.
+
+    Attributes
+    ----------
+    sides
+        The counted sides (no side of 1).
+    mode
+        ``"centre"`` or ``"corner"`` (see the module docstring).
+    permutations
+        ``(|G|, N)`` int64: ``permutations[g, m]`` is the image of leaf ``m`` under element ``g``;
+        row 0 is the identity. Turning the pile over is not included.
+    order
+        The insertion order: ``order[r]`` is the leaf placed ``r``-th.
+    closed_prefixes
+        Every ``k`` in ``1 .. N`` such that ``set(order[:k])`` is closed under the group.
+    """
+
+    sides: tuple[int, ...]
+    mode: str
+    permutations: np.ndarray
+    order: np.ndarray
+    closed_prefixes: tuple[int, ...]
+
+    @property
+    def group_order(self) -> int:
+        """``|G|``, turning the pile over not counted."""
+        return int(self.permutations.shape[0])
+
+    def with_greedy_tail(self, fixed: int) -> MapSymmetry:
+        """The same order for the first ``fixed`` leaves, then the most constrained leaf first.
+
+        After the prefix the walk reduces at, the order only has to be fixed, not closed: each next
+        leaf is the one with the most map neighbours already placed (the most creases to check, so
+        the fewest gaps), the lowest-numbered on a tie. On 5x6 and 4x7 that walks the same counts
+        in 1.5-1.75x less time than continuing shell by shell. Only the closed prefixes up to
+        ``fixed`` (and the whole map) stay closed.
+        """
+        coordinates = leaf_coordinates(self.sides)
+        leaves_total = len(self.order)
+        # Map neighbours differ by 1 in one coordinate: L1 distance 1.
+        distances = np.abs(coordinates[:, None, :] - coordinates[None, :, :]).sum(axis=2)
+        neighbours = [np.flatnonzero(distances[leaf] == 1).tolist() for leaf in range(leaves_total)]
+        placed_neighbours = [0] * leaves_total
+        is_placed = [False] * leaves_total
+        order: list[int] = []
+
+        def place(leaf: int) -> None:
+            order.append(leaf)
+            is_placed[leaf] = True
+            for neighbour in neighbours[leaf]:
+                placed_neighbours[neighbour] += 1
+
+        for leaf in self.order[:fixed]:
+            place(int(leaf))
+        while len(order) < leaves_total:
+            place(
+                max(
+                    (leaf for leaf in range(leaves_total) if not is_placed[leaf]),
+                    key=lambda leaf: (placed_neighbours[leaf], -leaf),
+                )
+            )
+        closed = tuple(k for k in self.closed_prefixes if k <= fixed or k == len(self.order))
+        return MapSymmetry(
+            sides=self.sides,
+            mode=self.mode,
+            permutations=self.permutations,
+            order=np.array(order, dtype=np.int64),
+            closed_prefixes=closed,
+        )
+
+
+def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:
+    """The group, order and closed prefixes for a map (sides of 1 already dropped).
+
+    Parameters
+    ----------
+    sides
+        The map's sides, each at least 2 (or ``(1,)`` for one leaf).
+
+    Returns
+    -------
+    MapSymmetry
+    """
+    sides = tuple(int(side) for side in sides)
+    coordinates = leaf_coordinates(sides)
+    leaves_total = coordinates.shape[0]
+    dimensions = len(sides)
+    corner = all(side == 2 for side in sides) and leaves_total > 1
+    swaps = [
+        perm for perm in itertools.permutations(range(dimensions)) if all(sides[perm[d]] == sides[d] for d in range(dimensions))
+    ]
+    flip_sets = [tuple([False] * dimensions)] if corner else list(itertools.product([False, True], repeat=dimensions))
+    strides = np.cumprod((1, *sides[:-1])).astype(np.int64)
+    images = []
+    for perm in swaps:
+        for flips in flip_sets:
+            image = np.zeros(leaves_total, dtype=np.int64)
+            for d in range(dimensions):
+                moved = coordinates[:, perm[d]]
+                if flips[d]:
+                    moved = sides[d] - 1 - moved
+                image += moved * strides[d]
+            images.append(image)
+    permutations = np.array(images, dtype=np.int64)
+    # Row 0 must be the identity (first swap and no flips are the identity by construction).
+    assert np.array_equal(permutations[0], np.arange(leaves_total))
+
+    if corner:
+        keys = [(int(coordinates[m].sum()),) for m in range(leaves_total)]
+    else:
+        offsets = np.abs(2 * coordinates - (np.array(sides) - 1))
+        keys = [(int(offsets[m].sum()), *sorted(int(x) for x in offsets[m])) for m in range(leaves_total)]
+    order = np.array(sorted(range(leaves_total), key=lambda m: (keys[m], m)), dtype=np.int64)
+    closed = tuple(k for k in range(1, leaves_total + 1) if k == leaves_total or keys[order[k]] != keys[order[k - 1]])
+    return MapSymmetry(
+        sides=sides, mode="corner" if corner else "centre", permutations=permutations, order=order, closed_prefixes=closed
+    )

@@ -1,0 +1,455 @@
+"""The orbit walk: leaves placed outward from the map's centre, one partial pile per symmetry class.
+
+Piles as cycles
+---------------
+A folding is a pile, read top to bottom. Turning a pile cyclically (top leaf to the bottom) keeps it
+a folding (two creases of one class interleave on the cycle or not, wherever the cycle is cut), so
+the fold total is ``N`` times the number of valid *cyclic* orders of the ``N`` leaves. This walk
+counts those cycles directly: the pile is a cyclic doubly linked list of the placed leaves, with no
+sentinel. Leaves are numbered from 0 here; bit ``m`` of a gap mask means "just below leaf ``m``".
+
+Any insertion order
+-------------------
+Leaves go in the order of ``MapSymmetry.order``. A cycle of ``k`` leaves has ``k`` gaps, and every
+valid cycle of all ``N`` leaves is reached exactly once: its restriction to the first ``r`` leaves of
+the order is the node it passes at depth ``r``. A node is a valid partial cycle (no two *placed*
+creases of one class interleave), and placing leaf ``l`` adds one crease to each neighbour ``n``
+already placed; a leaf has at most one crease per class (its two creases along a dimension have
+opposite parities), so each new crease ``(n, l)`` only has to avoid the placed creases of its own
+class. Those allow exactly the gaps on ``n``'s side of every placed crease of the class, which this
+walk collects as Lunnon's does: start just below ``n``; from a gap below ``m`` step to
+``x = below(m)``; if ``x`` has a placed partner ``z`` in the class, the arc ``x .. z`` is closed to
+``l``, so jump to ``z`` (the table ``jumps[k, x] = z``, else ``x``); offer the gap below where the
+step lands; stop on coming back to ``n`` (``jumps[k, n] = l``, the terminator). The mask of gaps is
+the AND over the constraints of ``l`` (up to two per dimension).
+
+The orbits
+----------
+Let ``S`` be a closed prefix of ``K`` leaves (``map_symmetry``) and ``H`` the map's group ``G`` times
+turning the pile over (reversing the cycle). Every ``h`` in ``H`` maps valid cycles of all ``N``
+leaves onto valid cycles, and commutes with restriction to ``S`` because ``h(S) = S``. So ``h`` maps
+the completions of a node ``P`` at depth ``K`` one-to-one onto the completions of ``h(P)``: both
+have the same number of completions. The nodes at depth ``K`` fall into orbits under ``H``; the
+total is the sum over orbits of (the orbit's number of nodes) x (the completions of any one member).
+The weight of a representative is counted, not derived: every node at depth ``K`` is listed, mapped
+to its canonical form (the least code over ``H`` of the cycle read from its least leaf), and the
+nodes sharing a form are counted. The orbit is all of them because the set of depth-``K`` nodes is
+mapped onto itself by ``H``. Deeper task nodes inherit their ancestor's weight.
+
+Below ``K`` nothing needs the group any more, only a fixed order (each cycle is still reached once),
+so the planner switches to the most constrained leaf first (``MapSymmetry.with_greedy_tail``).
+
+Every per-task count is an int64 of cycles below one node (at most the map's fold total over ``N``,
+far below ``2**63`` for any map that can be counted); weights and sums are Python ints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from mapfold.atomics import atomic_add
+from mapfold.bit_ops import lowest_bit_index, popcount
+from mapfold.kernel import WALK_ABORTED, insert_leaf, remove_leaf
+from mapfold.map_symmetry import MapSymmetry, leaf_coordinates, leaf_of, map_symmetry
+
+_ONE = np.uint64(1)
+
+#: The most nodes the planner lists at one depth while looking for a closed prefix to reduce at.
+#: Listing and canonicalising a quarter of a million piles takes well under a second.
+MAX_ORBIT_NODES = 1 << 18
+
+#: The planner stops at a closed prefix with this many nodes per element of the group (x turning).
+ENOUGH_NODES_PER_ELEMENT = 128
+
+#: Dead ends between looks at the stop flag.
+_STOP_CHECK_INTERVAL = 1 << 14
+
+
+@dataclass(frozen=True)
+class OrbitPlan:
+    """Everything the jitted walk needs, built once per map.
+
+    Attributes
+    ----------
+    symmetry
+        The group, order and closed prefixes.
+    order
+        ``uint8`` insertion order (``order[r]`` is placed ``r``-th).
+    neighbours
+        ``uint8``, per constraint: the placed neighbour ``n`` it starts from.
+    jumps
+        ``uint8`` ``(constraints, N)``: the walk table of each constraint (module docstring).
+    constraint_start
+        ``int64`` ``(N + 1,)``: constraints of the leaf of rank ``r`` are ``constraint_start[r] ..
+        constraint_start[r + 1] - 1``.
+    prefix_masks
+        ``uint64`` ``(N,)``: bits of the leaves of rank below ``r`` (every gap of the pile).
+    """
+
+    symmetry: MapSymmetry
+    order: np.ndarray
+    neighbours: np.ndarray
+    jumps: np.ndarray
+    constraint_start: np.ndarray
+    prefix_masks: np.ndarray
+
+    @property
+    def leaves_total(self) -> int:
+        """``N``."""
+        return int(self.order.shape[0])
+
+
+def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None) -> OrbitPlan:
+    """Build the order, the group and the constraint tables for a map of 2 to 64 leaves.
+
+    ``symmetry`` overrides ``map_symmetry(sides)`` (for an order with a greedy tail).
+    """
+    if symmetry is None:
+        symmetry = map_symmetry(sides)
+    coordinates = leaf_coordinates(symmetry.sides)
+    leaves_total = coordinates.shape[0]
+    order = symmetry.order
+    rank = np.empty(leaves_total, dtype=np.int64)
+    rank[order] = np.arange(leaves_total)
+
+    def partner(leaf: int, dimension: int, parity: int) -> int | None:
+        """The leaf joined to ``leaf`` by its crease of class ``(dimension, parity)``, if any."""
+        coordinate = coordinates[leaf, dimension]
+        other = coordinate + 1 if coordinate % 2 == parity else coordinate - 1
+        if other < 0 or other >= symmetry.sides[dimension]:
+            return None
+        moved = coordinates[leaf].copy()
+        moved[dimension] = other
+        return leaf_of(moved, symmetry.sides)
+
+    neighbours: list[int] = []
+    jump_rows: list[np.ndarray] = []
+    constraint_start = np.zeros(leaves_total + 1, dtype=np.int64)
+    prefix_masks = np.zeros(leaves_total, dtype=np.uint64)
+    mask = 0
+    for position, leaf in enumerate(order):
+        prefix_masks[position] = np.uint64(mask)
+        mask |= 1 << int(leaf)
+        constraint_start[position] = len(neighbours)
+        for dimension in range(len(symmetry.sides)):
+            for step in (-1, 1):
+                coordinate = coordinates[leaf, dimension] + step
+                if coordinate < 0 or coordinate >= symmetry.sides[dimension]:
+                    continue
+                moved = coordinates[leaf].copy()
+                moved[dimension] = coordinate
+                neighbour = leaf_of(moved, symmetry.sides)
+                if rank[neighbour] >= position:
+                    continue
+                parity = min(coordinate, coordinates[leaf, dimension]) % 2
+                row = np.arange(leaves_total, dtype=np.uint8)
+                for other in range(leaves_total):
+                    joined = partner(other, dimension, parity)
+                    if joined is not None and rank[joined] < position and rank[other] < position:
+                        row[other] = joined
+                row[neighbour] = leaf  # the neighbour's partner in this class is the new leaf: stop
+                neighbours.append(neighbour)
+                jump_rows.append(row)
+    constraint_start[leaves_total] = len(neighbours)
+    jumps = np.array(jump_rows, dtype=np.uint8) if jump_rows else np.zeros((1, leaves_total), dtype=np.uint8)
+    return OrbitPlan(
+        symmetry=symmetry,
+        order=order.astype(np.uint8),
+        neighbours=np.array(neighbours if neighbours else [0], dtype=np.uint8),
+        jumps=jumps,
+        constraint_start=constraint_start,
+        prefix_masks=prefix_masks,
+    )
+
+
+@njit(nogil=True, cache=True, inline="always")
+def orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below) -> np.uint64:
+    """Gap mask for the leaf of rank ``position`` given the pile of the leaves ranked before it."""
+    leaf = order[position]
+    usable = prefix_masks[position]
+    for constraint in range(constraint_start[position], constraint_start[position + 1]):
+        gaps = np.uint64(0)
+        step = neighbours[constraint]
+        while step != leaf:
+            gaps |= _ONE << np.uint64(step)
+            step = jumps[constraint, leaf_below[step]]
+        usable &= gaps
+        if usable == 0:
+            break  # the other constraints cannot add a gap back
+    return usable
+
+
+@njit(nogil=True, cache=True)
+def walk_orbit_subtree(
+    order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag
+) -> int:
+    """Count the complete cycles below one node (the leaves of rank below ``placed`` in the pile).
+
+    ``leaf_below`` and ``leaf_above`` are working space, left as they came in unless the walk
+    returns ``WALK_ABORTED`` (when ``stop_flag[0]`` is set). ``gap_masks`` needs ``N`` entries.
+    """
+    leaves_total = order.shape[0]
+    last = leaves_total - 1
+    if placed >= last:
+        return popcount(orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last, leaf_below))
+    completions = 0
+    dead_ends = 0
+    position = placed
+    gap_masks[position] = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+    while True:
+        gaps = gap_masks[position]
+        if gaps == 0:
+            position -= 1
+            if position < placed:
+                break
+            remove_leaf(leaf_below, leaf_above, order[position])
+            dead_ends += 1
+            if dead_ends == _STOP_CHECK_INTERVAL:
+                dead_ends = 0
+                if stop_flag[0] != 0:
+                    return WALK_ABORTED
+            continue
+        gap = lowest_bit_index(gaps)
+        gap_masks[position] = gaps & (gaps - _ONE)
+        insert_leaf(leaf_below, leaf_above, order[position], gap)
+        if position == last - 1:
+            completions += popcount(orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last, leaf_below))
+            remove_leaf(leaf_below, leaf_above, order[position])
+        else:
+            position += 1
+            gap_masks[position] = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+    return completions
+
+
+@njit(nogil=True, cache=True, inline="always")
+def cycle_above(leaf_below: np.ndarray, leaf_above: np.ndarray, start: int) -> None:
+    """Fill ``leaf_above`` for the cycle through ``start`` from ``leaf_below``."""
+    leaf = start
+    while True:
+        below = leaf_below[leaf]
+        leaf_above[below] = leaf
+        leaf = below
+        if leaf == start:
+            break
+
+
+@njit(nogil=True, cache=True)
+def _orbit_children(order, neighbours, jumps, constraint_start, prefix_masks, nodes, placed):
+    """Every node one leaf deeper than ``nodes`` (``placed`` leaves each), and each row's child count."""
+    leaves_total = nodes.shape[1]
+    counts = np.zeros(nodes.shape[0], dtype=np.int64)
+    gap_sets = np.zeros(nodes.shape[0], dtype=np.uint64)
+    for row in range(nodes.shape[0]):
+        gap_sets[row] = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, placed, nodes[row])
+        counts[row] = popcount(gap_sets[row])
+    children = np.zeros((counts.sum(), leaves_total), dtype=nodes.dtype)
+    leaf_below = np.zeros(leaves_total, dtype=nodes.dtype)
+    leaf_above = np.zeros(leaves_total, dtype=nodes.dtype)
+    child = 0
+    for row in range(nodes.shape[0]):
+        gaps = gap_sets[row]
+        while gaps != 0:
+            gap = lowest_bit_index(gaps)
+            gaps &= gaps - _ONE
+            leaf_below[:] = nodes[row]
+            cycle_above(leaf_below, leaf_above, order[0])
+            insert_leaf(leaf_below, leaf_above, order[placed], gap)
+            children[child] = leaf_below
+            child += 1
+    return children, counts
+
+
+def orbit_children(plan: OrbitPlan, nodes: np.ndarray, placed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Children of ``nodes`` (each with ``placed`` leaves) and how many each row has."""
+    return _orbit_children(plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks, nodes, placed)
+
+
+@njit(nogil=True, cache=True)
+def canonical_codes(nodes: np.ndarray, placed: int, start: int, permutations: np.ndarray) -> np.ndarray:
+    """The least code of each node over the group and turning the pile over.
+
+    A code is the cycle read from its least leaf, downwards or (turned over) upwards, after mapping
+    every leaf by a group element; two nodes have the same least code exactly when one is an image
+    of the other.
+    """
+    codes = np.empty((nodes.shape[0], placed), dtype=np.uint8)
+    cycle = np.empty(placed, dtype=np.int64)
+    mapped = np.empty(placed, dtype=np.int64)
+    best = np.empty(placed, dtype=np.int64)
+    for row in range(nodes.shape[0]):
+        leaf = start
+        for position in range(placed):
+            cycle[position] = leaf
+            leaf = nodes[row, leaf]
+        have_best = False
+        for element in range(permutations.shape[0]):
+            least_at = 0
+            for position in range(placed):
+                mapped[position] = permutations[element, cycle[position]]
+                if mapped[position] < mapped[least_at]:
+                    least_at = position
+            for direction in (1, -1):
+                # Compare the rotation starting at the least leaf, read in ``direction``, with best.
+                verdict = 0 if have_best else -1
+                if have_best:
+                    for position in range(placed):
+                        value = mapped[(least_at + direction * position) % placed]
+                        if value != best[position]:
+                            verdict = -1 if value < best[position] else 1
+                            break
+                if verdict < 0:
+                    for position in range(placed):
+                        best[position] = mapped[(least_at + direction * position) % placed]
+                    have_best = True
+        for position in range(placed):
+            codes[row, position] = best[position]
+    return codes
+
+
+@dataclass(frozen=True)
+class OrbitTasks:
+    """Task nodes of the orbit walk, each standing for ``weights[i]`` nodes of the full walk.
+
+    Attributes
+    ----------
+    leaf_below
+        ``(tasks, N)`` ``uint8`` piles, the leaves of rank below ``placed_leaves`` in each.
+    weights
+        ``int64`` orbit weight of each task (the total is ``sum(weight * completions)``).
+    placed_leaves
+        Leaves placed in every task.
+    plan
+        The plan whose order the tasks follow (walk them with its tables): the planner's order up
+        to ``reduced_at``, then ``MapSymmetry.with_greedy_tail``.
+    reduced_at
+        The closed prefix where the nodes were de-duplicated (0: no reduction).
+    nodes_at_reduction, orbits
+        How many nodes that depth had, and how many representatives were kept.
+    """
+
+    leaf_below: np.ndarray
+    weights: np.ndarray
+    placed_leaves: int
+    plan: OrbitPlan
+    reduced_at: int
+    nodes_at_reduction: int
+    orbits: int
+
+    def __len__(self) -> int:
+        return int(self.leaf_below.shape[0])
+
+
+def orbit_root(plan: OrbitPlan) -> np.ndarray:
+    """The node holding the first leaf of the order alone (its own cycle)."""
+    root = np.zeros((1, plan.leaves_total), dtype=np.uint8)
+    first = int(plan.order[0])
+    root[0, first] = first
+    return root
+
+
+def reduce_to_orbits(plan: OrbitPlan, nodes: np.ndarray, placed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One representative per orbit of ``nodes`` (every node at a closed depth), with orbit sizes."""
+    codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
+    _, first_index, counts = np.unique(codes, axis=0, return_index=True, return_counts=True)
+    keep = np.sort(first_index)
+    sizes = dict(zip(first_index.tolist(), counts.tolist(), strict=True))
+    return nodes[keep], np.array([sizes[index] for index in keep.tolist()], dtype=np.int64)
+
+
+def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_nodes: int = MAX_ORBIT_NODES) -> OrbitTasks:
+    """List the nodes down to the deepest closed prefix that stays small, reduce them, split on.
+
+    Parameters
+    ----------
+    plan
+        From ``make_orbit_plan`` (at least 2 leaves).
+    threads, tasks_per_thread
+        After the reduction, go deeper until there are ``threads * tasks_per_thread`` tasks.
+    max_nodes
+        The most nodes listed at one depth on the way to the reduction depth.
+
+    Returns
+    -------
+    OrbitTasks
+    """
+    leaves_total = plan.leaves_total
+    last_usable = max([k for k in plan.symmetry.closed_prefixes if k <= leaves_total - 1], default=0)
+    nodes, placed = orbit_root(plan), 1
+    reduced_nodes, reduced_at = (nodes, 1) if 1 in plan.symmetry.closed_prefixes else (None, 0)
+    closed = plan.symmetry.closed_prefixes
+    group_order = plan.symmetry.group_order
+    while placed < last_usable:
+        deeper, _ = orbit_children(plan, nodes, placed)
+        if len(deeper) > max_nodes or len(deeper) == 0:
+            break
+        nodes, placed = deeper, placed + 1
+        if placed in closed:
+            reduced_nodes, reduced_at = nodes, placed
+            next_closed = min([k for k in closed if k > placed], default=leaves_total)
+            # Enough nodes that most orbits have all 2|G| members, or the next closed prefix is far
+            # off (listing its nodes would cost more than the reduction saves).
+            if len(nodes) >= ENOUGH_NODES_PER_ELEMENT * 2 * group_order or (
+                len(nodes) >= group_order and next_closed - placed > 4
+            ):
+                break
+    if reduced_nodes is None:
+        # No closed prefix short of the last leaf (a 1 x 2 strip): walk the whole tree, weight 1.
+        nodes, placed = orbit_root(plan), 1
+        weights = np.ones(1, dtype=np.int64)
+        nodes_at_reduction, orbits = 1, 1
+        reduced_at = 0
+    else:
+        nodes, placed = reduced_nodes, reduced_at
+        nodes_at_reduction = len(nodes)
+        nodes, weights = reduce_to_orbits(plan, nodes, placed)
+        orbits = len(nodes)
+    # The leaves after the reduction may go in any fixed order: take the most constrained first.
+    # The nodes listed so far hold the first ``placed`` leaves, which the new order keeps.
+    plan = make_orbit_plan(plan.symmetry.sides, plan.symmetry.with_greedy_tail(placed))
+    wanted = max(1, threads) * tasks_per_thread
+    while len(nodes) < wanted and placed < leaves_total - 1:
+        deeper, counts = orbit_children(plan, nodes, placed)
+        if len(deeper) == 0:
+            break
+        nodes, weights, placed = deeper, np.repeat(weights, counts), placed + 1
+    return OrbitTasks(
+        leaf_below=nodes,
+        weights=weights,
+        placed_leaves=placed,
+        plan=plan,
+        reduced_at=reduced_at,
+        nodes_at_reduction=nodes_at_reduction,
+        orbits=orbits,
+    )
+
+
+@njit(nogil=True, cache=True)
+def work_through_orbit_tasks(
+    order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed, results, next_task, stop_flag, progress
+) -> int:
+    """One worker's share: claim tasks until none are left, storing each task's completions.
+
+    Returns 0, or ``WALK_ABORTED`` as soon as a walk stops early.
+    """
+    leaves_total = task_rows.shape[1]
+    leaf_below = np.empty(leaves_total, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
+    gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
+    while True:
+        if stop_flag[0] != 0:
+            return WALK_ABORTED
+        task = atomic_add(next_task, 0, 1)
+        if task >= task_rows.shape[0]:
+            return 0
+        leaf_below[:] = task_rows[task]
+        cycle_above(leaf_below, leaf_above, order[0])
+        found = walk_orbit_subtree(
+            order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag
+        )
+        if found == WALK_ABORTED:
+            return WALK_ABORTED
+        results[task] = found
+        progress.update(1)

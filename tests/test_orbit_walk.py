@@ -1,0 +1,223 @@
+"""The orbit walk (mapfold.orbit_walk) against the brute force, the oracle and Lunnon's walk.
+
+The brute force (tests/brute_force.py) shares nothing with either walk; Lunnon's walk is the
+independent check on shapes too large for it (both are checked against the OEIS elsewhere).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from math import prod
+
+import numpy as np
+import pytest
+from brute_force import brute_force_counts
+from test_brute_force import ordered_factorizations
+
+import mapfold.local_front as local_front
+from mapfold import count_folds
+from mapfold.kernel import WALK_ABORTED
+from mapfold.map_symmetry import leaf_coordinates, map_symmetry
+from mapfold.oeis import VALUES
+from mapfold.orbit_walk import (
+    canonical_codes,
+    cycle_above,
+    make_orbit_plan,
+    orbit_children,
+    orbit_root,
+    split_orbit_tasks,
+    walk_orbit_subtree,
+)
+from mapfold.runner import WorkerError
+
+cached_brute_force = functools.lru_cache(maxsize=None)(brute_force_counts)
+
+
+def shape_id(sides: tuple[int, ...]) -> str:
+    return "x".join(map(str, sides))
+
+
+def shapes_up_to(leaves: int) -> list[tuple[int, ...]]:
+    """Every shape of 2..``leaves`` leaves with sides >= 2, in every order of its sides."""
+    return [sides for n in range(2, leaves + 1) for sides in ordered_factorizations(n)]
+
+
+@pytest.mark.parametrize("sides", shapes_up_to(10), ids=shape_id)
+def test_orbit_walk_matches_brute_force(sides):
+    result = count_folds(sides, threads=2, symmetric=False, walk="orbit")
+    assert result.walk == "orbit"
+    assert result.folds_total == cached_brute_force(sides)[0]
+
+
+# Every family, up to about 20 leaves (and a few beyond), against Lunnon's walk.
+LUNNON_SHAPES = [
+    *[(n,) for n in range(2, 19)],
+    *[(2, n) for n in range(2, 10)],
+    (3, 3),
+    (3, 4),
+    (4, 3),
+    (3, 5),
+    (3, 6),
+    (4, 4),
+    (4, 5),
+    (2, 2, 2),
+    (2, 2, 3),
+    (2, 3, 2),
+    (3, 2, 2),
+    (2, 2, 4),
+    (2, 2, 5),
+    (2, 3, 3),
+    (2, 2, 2, 2),
+    (2, 2, 2, 3),
+    (2, 3, 4),
+    (4, 3, 2),
+]
+
+
+@pytest.mark.parametrize("sides", LUNNON_SHAPES, ids=shape_id)
+def test_orbit_walk_matches_lunnon_walk(sides):
+    orbit = count_folds(sides, threads=2, symmetric=False, walk="orbit", tasks_per_thread=8)
+    lunnon = count_folds(sides, threads=2, symmetric=False, walk="lunnon")
+    assert orbit.folds_total == lunnon.folds_total
+    assert isinstance(orbit.folds_total, int)
+
+
+@pytest.mark.parametrize(
+    ("sides", "sequence", "index"),
+    [
+        ((3, 3, 3), "A195646", 3),
+        ((2,) * 6, "A001417", 6),
+        ((2, 12), "A001415", 12),
+        ((5, 5), "A001418", 5),
+        ((1, 16), "A000136", 16),
+    ],
+    ids=lambda value: shape_id(value) if isinstance(value, tuple) else str(value),
+)
+def test_orbit_walk_matches_oracle_on_larger_maps(sides, sequence, index):
+    assert count_folds(sides, threads=2, symmetric=False, walk="orbit").folds_total == VALUES[sequence][index]
+
+
+@pytest.mark.parametrize(
+    "sides", [(7,), (8,), (2, 5), (3, 3), (3, 4), (2, 2, 3), (2, 2, 2, 2), (3, 3, 3), (4, 4), (2, 3, 4)], ids=shape_id
+)
+def test_group_maps_creases_to_creases_and_closed_prefixes_to_themselves(sides):
+    symmetry = map_symmetry(sides)
+    coordinates = leaf_coordinates(sides)
+    leaves_total = prod(sides)
+    creases = {
+        frozenset((a, b))
+        for a, b in itertools.combinations(range(leaves_total), 2)
+        if np.abs(coordinates[a] - coordinates[b]).sum() == 1
+    }
+    assert sorted(symmetry.order.tolist()) == list(range(leaves_total))
+    for image in symmetry.permutations:
+        assert sorted(image.tolist()) == list(range(leaves_total))
+        assert {frozenset((int(image[a]), int(image[b]))) for a, b in creases} == creases
+        for closed in symmetry.closed_prefixes:
+            prefix = set(symmetry.order[:closed].tolist())
+            assert {int(image[leaf]) for leaf in prefix} == prefix
+    assert symmetry.closed_prefixes[-1] == leaves_total
+
+
+def test_groups_of_each_family():
+    assert (map_symmetry((6, 6)).group_order, map_symmetry((6, 6)).mode) == (8, "centre")
+    assert map_symmetry((3, 3, 3)).group_order == 48
+    assert map_symmetry((2, 14)).group_order == 4
+    assert map_symmetry((2, 2, 3)).group_order == 16
+    assert map_symmetry((2, 3, 4)).group_order == 8
+    assert map_symmetry((9,)).group_order == 2
+    assert (map_symmetry((2,) * 6).group_order, map_symmetry((2,) * 6).mode) == (720, "corner")
+
+
+@pytest.mark.parametrize("sides", [(3, 4), (4, 4), (2, 2, 2, 2), (3, 5), (2, 7)], ids=shape_id)
+def test_orbit_weights_add_up_to_every_node_and_to_the_total(sides):
+    """The weights count every node at the reduction depth; weighted subtrees give the full count."""
+    plan = make_orbit_plan(sides)
+    tasks = split_orbit_tasks(plan, threads=1, tasks_per_thread=1)
+    assert tasks.reduced_at in plan.symmetry.closed_prefixes
+    assert tasks.orbits < tasks.nodes_at_reduction
+    nodes, placed = orbit_root(plan), 1
+    while placed < tasks.placed_leaves:
+        nodes, _ = orbit_children(plan, nodes, placed)
+        placed += 1
+    assert int(tasks.weights.sum()) == len(nodes)
+    # Each node of an orbit has as many completions as its representative.
+    codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
+    task_codes = canonical_codes(tasks.leaf_below, placed, int(plan.order[0]), plan.symmetry.permutations)
+    leaf_above = np.zeros(plan.leaves_total, dtype=np.uint8)
+    gap_masks = np.zeros(plan.leaves_total + 1, dtype=np.uint64)
+    stop_flag = np.zeros(1, dtype=np.int64)
+
+    def completions(node: np.ndarray) -> int:
+        leaf_below = node.copy()
+        cycle_above(leaf_below, leaf_above, plan.order[0])
+        args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+        return walk_orbit_subtree(*args, leaf_below, leaf_above, placed, gap_masks, stop_flag)
+
+    by_code = {bytes(code): completions(node) for code, node in zip(task_codes, tasks.leaf_below, strict=True)}
+    for code, node in zip(codes, nodes, strict=True):
+        assert completions(node) == by_code[bytes(code)]
+
+
+def test_stop_flag_aborts_an_orbit_walk():
+    plan = make_orbit_plan((3, 6))
+    leaf_below = orbit_root(plan)[0].copy()
+    leaf_above = leaf_below.copy()
+    gap_masks = np.zeros(19, dtype=np.uint64)
+    args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    assert walk_orbit_subtree(*args, leaf_below, leaf_above, 1, gap_masks, np.ones(1, dtype=np.int64)) == WALK_ABORTED
+    leaf_below = orbit_root(plan)[0].copy()
+    assert (
+        walk_orbit_subtree(*args, leaf_below, leaf_above, 1, gap_masks, np.zeros(1, dtype=np.int64)) * 18 == VALUES["A001416"][6]
+    )
+
+
+def test_a_failing_orbit_worker_ends_the_run_with_an_error(monkeypatch):
+    real = local_front.work_through_orbit_tasks
+    calls = []
+
+    def failing_second_worker(*arguments):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("worker exploded")
+        return real(*arguments)
+
+    monkeypatch.setattr(local_front, "work_through_orbit_tasks", failing_second_worker)
+    with pytest.raises(WorkerError, match="worker exploded"):
+        count_folds((2, 8), threads=2, symmetric=False)
+
+
+def test_walk_choice():
+    assert count_folds((2, 5), threads=1, symmetric=False).walk == "orbit"
+    assert count_folds((2, 5), threads=1).walk == "lunnon"
+    assert count_folds((2, 5), threads=1, symmetric=False, walk="lunnon").walk == "lunnon"
+    with pytest.raises(ValueError, match="folds only"):
+        count_folds((2, 5), threads=1, walk="orbit")
+    with pytest.raises(ValueError, match="walk must be"):
+        count_folds((2, 5), threads=1, symmetric=False, walk="spiral")
+
+
+def test_an_interrupt_stops_an_orbit_count():
+    """A stop event set during an orbit count ends it with KeyboardInterrupt, not a partial total."""
+    import threading
+
+    event = threading.Event()
+    event.set()
+    with pytest.raises(KeyboardInterrupt):
+        count_folds((6, 6), threads=2, symmetric=False, stop_event=event)
+
+
+def test_the_command_line_counts_without_the_symmetric_total_on_the_orbit_walk():
+    import json
+
+    from typer.testing import CliRunner
+
+    from mapfold.cli import app
+
+    result = CliRunner().invoke(app, ["count", "3x3x3", "--no-symmetric", "--json", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["walk"] == "orbit"
+    assert document["folds_total"] == VALUES["A195646"][3]
+    assert document["symmetric_folds"] is None
