@@ -81,6 +81,18 @@ def insert_leaf(leaf_below: np.ndarray, leaf_above: np.ndarray, leaf: int, gap: 
 
 
 @njit(nogil=True, cache=True, inline="always")
+def cycle_above(leaf_below: np.ndarray, leaf_above: np.ndarray, start: int) -> None:
+    """Fill ``leaf_above`` for the cycle through ``start`` by following ``leaf_below`` round it."""
+    leaf = start
+    while True:
+        below = leaf_below[leaf]
+        leaf_above[below] = leaf
+        leaf = below
+        if leaf == start:
+            break
+
+
+@njit(nogil=True, cache=True, inline="always")
 def remove_leaf(leaf_below: np.ndarray, leaf_above: np.ndarray, leaf: int) -> None:
     """Take ``leaf`` out of the pile, joining the leaves above and below it."""
     above = leaf_above[leaf]

@@ -52,7 +52,7 @@ from numba import njit
 
 from mapfold.atomics import atomic_add
 from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.kernel import WALK_ABORTED, insert_leaf, remove_leaf
+from mapfold.kernel import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 from mapfold.map_symmetry import MapSymmetry, leaf_coordinates, leaf_of, map_symmetry
 
 _ONE = np.uint64(1)
@@ -222,18 +222,6 @@ def walk_orbit_subtree(
             position += 1
             gap_masks[position] = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
     return completions
-
-
-@njit(nogil=True, cache=True, inline="always")
-def cycle_above(leaf_below: np.ndarray, leaf_above: np.ndarray, start: int) -> None:
-    """Fill ``leaf_above`` for the cycle through ``start`` from ``leaf_below``."""
-    leaf = start
-    while True:
-        below = leaf_below[leaf]
-        leaf_above[below] = leaf
-        leaf = below
-        if leaf == start:
-            break
 
 
 @njit(nogil=True, cache=True)

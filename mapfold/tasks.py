@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.kernel import insert_leaf, usable_gaps
+from mapfold.kernel import cycle_above, insert_leaf, usable_gaps
 
 #: Tasks wanted per worker thread before the splitter stops going deeper.
 TASKS_PER_THREAD = 64
@@ -53,13 +53,7 @@ class TaskSet:
 @njit(nogil=True, cache=True, inline="always")
 def pile_above(leaf_below: np.ndarray, leaf_above: np.ndarray) -> None:
     """Fill ``leaf_above`` for the leaves in the pile by following ``leaf_below`` round the cycle."""
-    leaf = 0
-    while True:
-        below = leaf_below[leaf]
-        leaf_above[below] = leaf
-        leaf = below
-        if leaf == 0:
-            break
+    cycle_above(leaf_below, leaf_above, 0)  # Lunnon's piles are cycles through the sentinel
 
 
 @njit(nogil=True, cache=True)
