@@ -85,7 +85,7 @@ class ShapePlan:
 FULL_PLAN = ShapePlan(
     versus_peer_folds=((2, 13), (5, 5), (3, 8), (1, 20)),
     thread_scaling=((2, 13), (1, 20)),
-    symmetric_cost=((1, 20), (2, 12)),
+    symmetric_cost=((1, 20), (2, 12), (6, 6)),
     versus_peer_symmetric=((1, 18), (1, 20)),
     versus_plain_walk=((2, 13),),
     startup=(2, 5),

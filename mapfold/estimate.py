@@ -26,7 +26,8 @@ from numba import njit
 
 from mapfold.bit_ops import lowest_bit_index, popcount
 from mapfold.connection_graph import make_connection_graph
-from mapfold.kernel import insert_leaf, usable_gaps, walk_subtree
+from mapfold.kernel import cycle_above, insert_leaf, usable_gaps, walk_subtree
+from mapfold.orbit_walk import orbit_gaps
 from mapfold.shape import counted_sides, validate_shape
 from mapfold.tasks import pile_above
 
@@ -270,6 +271,43 @@ def _subtree_weights(connection_graph, task_rows, placed_leaves, halved, probes)
         level_sums[:] = 0.0
         probe_tree(connection_graph, task_rows[task], placed_leaves, halved, probes, -1, level_sums, fold_sums)
         weights[task] = 1.0 + level_sums.sum() / probes
+    return weights
+
+
+def orbit_subtree_weights(plan: Any, task_rows: np.ndarray, placed_leaves: int, probes: int = 8) -> np.ndarray:
+    """Estimated nodes below each task of the orbit walk (at least 1), from a few seeded probes each.
+
+    The same estimator as ``subtree_weights``, on the orbit walk's tree (``orbit_walk.orbit_gaps``
+    in ``plan``'s order): the progress bar moves by these, so its rate and ETA hold when tasks
+    differ in size by orders of magnitude.
+    """
+    return _orbit_subtree_weights(
+        plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks, task_rows, placed_leaves, probes
+    )
+
+
+@njit(nogil=True, cache=True)
+def _orbit_subtree_weights(order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed_leaves, probes):
+    leaves_total = task_rows.shape[1]
+    weights = np.ones(task_rows.shape[0], dtype=np.float64)
+    leaf_below = np.empty(leaves_total, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
+    np.random.seed(12345)
+    for task in range(task_rows.shape[0]):
+        nodes = 0.0
+        for _ in range(probes):
+            leaf_below[:] = task_rows[task]
+            cycle_above(leaf_below, leaf_above, order[0])
+            product = 1.0
+            # The walk counts the last leaf's gaps without placing it: its nodes stop one short.
+            for position in range(placed_leaves, leaves_total - 1):
+                gaps = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+                if gaps == 0:
+                    break
+                product *= popcount(gaps)
+                nodes += product
+                insert_leaf(leaf_below, leaf_above, order[position], _random_gap(gaps))
+        weights[task] = 1.0 + nodes / probes
     return weights
 
 

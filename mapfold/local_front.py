@@ -24,6 +24,8 @@ import numpy as np
 from mapfold.connection_graph import make_connection_graph
 from mapfold.cpus import available_cpus
 from mapfold.journal import Journal
+from mapfold.kernel import WALK_ABORTED
+from mapfold.mirror_walk import split_mirror_tasks, work_through_mirror_tasks
 from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks, work_through_orbit_tasks
 from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
 from mapfold.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
@@ -96,8 +98,9 @@ def count_folds(
     sender_slots
         Rows in each worker's lane of the sender.
     halve
-        Walk half the tree, one folding of each mirror pair (maps of 3 or more leaves); turning it
-        off walks the whole tree, for checking the shortcut. Totals do not depend on it.
+        Lunnon's walk: walk half the tree, one folding of each mirror pair (maps of 3 or more
+        leaves); ``False`` walks the whole tree, for checking the shortcut (and chooses Lunnon's
+        walk). Totals do not depend on it.
     stop_event
         Setting it (from a signal handler, say) stops every thread and raises ``CountInterrupted``
         (a ``KeyboardInterrupt``), as Ctrl-C does; finished tasks are in the journal by then.
@@ -107,17 +110,20 @@ def count_folds(
     notify
         Called with one-line notices (a torn journal line); default: printed on stderr.
     gate
-        Send the consumer only the completions that could be mirror images of themselves
-        (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full stream, for
-        checking the gate). Totals do not depend on it.
+        Lunnon's walk: send the consumer only the completions that could be mirror images of
+        themselves (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full
+        stream, for checking the gate and the mirror walk; it chooses Lunnon's walk). Totals do
+        not depend on it.
     client
         A ``distributed.Client``: run the count on its Dask cluster instead of local threads
         (``mapfold.dask_front``); ``threads`` is then ignored.
     walk
-        ``"orbit"``: the symmetry-reduced walk of ``mapfold.orbit_walk`` (fold total only, local
-        threads, no checkpoint); ``"lunnon"``: Lunnon's walk in leaf order, halved by turning the
-        pile over (both totals, checkpoints, clusters). Default: ``"orbit"`` for a local fold-only
-        count without a checkpoint, else ``"lunnon"``. Totals do not depend on it.
+        ``"orbit"``: the symmetry-reduced walk of ``mapfold.orbit_walk`` for the fold total, and the
+        mirror walk of ``mapfold.mirror_walk`` for the symmetric total (local threads, no
+        checkpoint); ``"lunnon"``: Lunnon's walk in leaf order, halved by turning the pile over,
+        with the gated stream (checkpoints, clusters). Default: ``"orbit"`` for a local count
+        without a checkpoint (and with ``gate`` and ``halve``), else ``"lunnon"``. Totals do not
+        depend on it.
 
     Returns
     -------
@@ -144,11 +150,14 @@ def count_folds(
     if checkpoint is not None and tasks_per_thread is not None:
         raise ValueError("a checkpointed count uses the deterministic task list; leave tasks_per_thread unset")
     if walk is None:
-        walk = "orbit" if not symmetric and checkpoint is None and client is None else "lunnon"
+        # The switches that exist to check Lunnon's walk (its gate, its halving) choose it.
+        walk = "orbit" if checkpoint is None and client is None and gate and halve else "lunnon"
     if walk not in ("orbit", "lunnon"):
         raise ValueError(f"walk must be 'orbit' or 'lunnon', got {walk!r}")
-    if walk == "orbit" and (symmetric or checkpoint is not None or client is not None):
-        raise ValueError("the orbit walk counts folds only, on local threads, without a checkpoint; use walk='lunnon'")
+    if walk == "orbit" and (checkpoint is not None or client is not None):
+        raise ValueError("the orbit walk runs on local threads, without a checkpoint; use walk='lunnon'")
+    if walk == "orbit" and not (gate and halve):
+        raise ValueError("gate=False and halve=False are switches of Lunnon's walk; use walk='lunnon'")
     if notify is None:
 
         def notify(message: str) -> None:
@@ -169,8 +178,10 @@ def count_folds(
             symmetric_folds = handler.total
         sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
     elif walk == "orbit":
-        completions, task_count = _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_thread, stop_event)
-        symmetric_folds, sender_counts = None, None
+        completions, task_count, centres, sender_counts = _count_orbit_walks(
+            sides, threads, symmetric, sender_slots, progress, progress_file, tasks_per_thread, stop_event
+        )
+        symmetric_folds = (centres + 1) // 2 if centres is not None else None
     else:
         halved = halve and leaves_total >= 3
         connection_graph = make_connection_graph(sides)
@@ -242,14 +253,52 @@ def count_folds(
     )
 
 
-def _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_thread, stop_event) -> tuple[int, int]:
-    """The orbit walk's count of complete cycles (folds over ``N``), and its number of tasks."""
-    tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread or TASKS_PER_THREAD)
+def _count_orbit_walks(
+    sides, threads, symmetric, sender_slots, progress, progress_file, tasks_per_thread, stop_event
+) -> tuple[int, int, int | None, SenderCounts | None]:
+    """The orbit walk's complete cycles (folds over ``N``) and, with ``symmetric``, the mirror walk's centres.
+
+    Each worker first claims mirror-walk tasks (``mapfold.mirror_walk``: the few foldings that can
+    count towards the symmetric total, pushed through the sender to the consumer thread, which tests
+    each one exactly), then orbit-walk tasks, so the consumer works while the fold count goes on.
+
+    Returns
+    -------
+    tuple
+        ``(cycles, tasks, centres or None, sender counts or None)``.
+    """
+    per_thread = tasks_per_thread or TASKS_PER_THREAD
+    tasks = split_orbit_tasks(make_orbit_plan(sides), threads, per_thread)
     plan = tasks.plan  # the tasks' own order (see ``split_orbit_tasks``)
-    results = np.zeros(len(tasks), dtype=np.int64)
+    results = np.full(len(tasks), -1, dtype=np.int64)  # -1: not done yet
+    mirror_tasks = split_mirror_tasks(sides, max(1, threads) * per_thread) if symmetric else None
+    mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
+    next_mirror_task = np.zeros(1, dtype=np.int64)
+    mirrored = np.zeros(threads, dtype=np.int64)  # self-mirrored foldings each worker sent
+    handler = SymmetricTotal(with_reflections=False) if symmetric else None
+    stop_flag = np.zeros(1, dtype=np.int64)
+    sender = (
+        LeafBelowSender(plan.leaves_total + 1, handler, lanes=threads, slots=sender_slots, stop_flag=stop_flag)
+        if symmetric
+        else None
+    )
 
     def run_share(index: int, bar: Any, next_task: np.ndarray, stop_flag: np.ndarray) -> int:
         # The counts go to ``results``, one per task; the share returns only its status.
+        if mirror_count:
+            found = work_through_mirror_tasks(
+                *mirror_tasks.plan.tables(),
+                mirror_tasks.leaf_below,
+                mirror_tasks.placed_leaves,
+                next_mirror_task,
+                stop_flag,
+                bar,
+                sender,
+                index,
+            )
+            if found == WALK_ABORTED:
+                return WALK_ABORTED
+            mirrored[index] = found
         return work_through_orbit_tasks(
             plan.order,
             plan.neighbours,
@@ -262,33 +311,72 @@ def _count_orbit_cycles(sides, threads, progress, progress_file, tasks_per_threa
             next_task,
             stop_flag,
             bar,
+            task_work,
         )
 
+    if progress:
+        from mapfold.estimate import orbit_subtree_weights
+
+        task_work = np.ceil(orbit_subtree_weights(plan, tasks.leaf_below, tasks.placed_leaves)).astype(np.uint64)
+    else:
+        task_work = np.ones(len(tasks), dtype=np.uint64)
     pending = np.arange(len(tasks), dtype=np.int64)
-    _run_workers(
-        None,
-        tasks.leaf_below,
-        pending,
-        tasks.placed_leaves,
-        False,
-        threads,
-        None,
-        progress,
-        progress_file,
-        stop_event,
-        np.zeros(1, dtype=np.int64),
-        np.ones(len(tasks), dtype=np.int64),  # the bar counts tasks
-        None,
-        None,
-        None,
-        lambda final=False: None,  # nothing to journal
-        False,
-        run_share=run_share,
-        bar_description="orbit walk (tasks)",
-    )
+    interrupted = False
+    try:
+        _run_workers(
+            None,
+            tasks.leaf_below,
+            pending,
+            tasks.placed_leaves,
+            False,
+            threads,
+            sender,
+            progress,
+            progress_file,
+            stop_event,
+            np.zeros(1, dtype=np.int64),
+            # The bar's total: the orbit tasks' estimated nodes, and one for each (small) mirror task.
+            np.append(task_work, np.ones(mirror_count, dtype=np.uint64)),
+            None,
+            None,
+            None,
+            lambda final=False: None,  # nothing to journal
+            False,
+            stop_flag,
+            run_share=run_share,
+            bar_description="orbit walk (estimated tree nodes)",
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    except BaseException:
+        if sender is not None:
+            sender.abandon()  # no total: let the first error be the one raised
+            sender = None
+        raise
+    finally:
+        if sender is not None:
+            sender.close()
+        if interrupted:
+            raise CountInterrupted(int((results >= 0).sum()), len(tasks))
+    if (results < 0).any():
+        raise WorkerError("a task was left unfinished")
     # Python ints: a weight times a task's cycles, summed, may pass 2**63 on large maps.
     total = sum(int(weight) * int(cycles) for weight, cycles in zip(tasks.weights.tolist(), results.tolist(), strict=True))
-    return total, len(tasks)
+    if sender is None:
+        return total, len(tasks), None, None
+    if sender.pushed != sender.consumed:
+        raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
+    sent = int(mirrored.sum())
+    # The consumer tests every folding on its own; each one the mirror walk built must count.
+    weight = 2 if (plan.leaves_total + 1) % 2 == 0 else 1
+    if handler.completions != sent or handler.centres != sent * weight:
+        raise WorkerError(
+            f"the mirror walk sent {sent} foldings; the consumer received {handler.completions} "
+            f"and found {handler.centres} centres in them"
+        )
+    counts = SenderCounts(sender.pushed, sender.consumed, sender.slots, handler.completions)
+    return total, len(tasks) + mirror_count, handler.centres, counts
 
 
 def _count_tasks(

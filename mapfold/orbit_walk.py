@@ -416,11 +416,23 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
 
 @njit(nogil=True, cache=True)
 def work_through_orbit_tasks(
-    order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed, results, next_task, stop_flag, progress
+    order,
+    neighbours,
+    jumps,
+    constraint_start,
+    prefix_masks,
+    task_rows,
+    placed,
+    results,
+    next_task,
+    stop_flag,
+    progress,
+    task_work,
 ) -> int:
     """One worker's share: claim tasks until none are left, storing each task's completions.
 
-    Returns 0, or ``WALK_ABORTED`` as soon as a walk stops early.
+    The bar moves by ``task_work[task]`` per task (its estimated size). Returns 0, or
+    ``WALK_ABORTED`` as soon as a walk stops early.
     """
     leaves_total = task_rows.shape[1]
     leaf_below = np.empty(leaves_total, dtype=np.uint8)
@@ -440,4 +452,4 @@ def work_through_orbit_tasks(
         if found == WALK_ABORTED:
             return WALK_ABORTED
         results[task] = found
-        progress.update(1)
+        progress.update(task_work[task])

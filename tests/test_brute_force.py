@@ -111,9 +111,11 @@ def test_brute_force_stated_symmetric_totals(sides, expected):
 # --- mapfold against it --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("sides", SMALL_SHAPES + LARGER_SHAPES, ids=shape_id)
-def test_mapfold_matches_brute_force(sides, threads):
+def test_mapfold_matches_brute_force(sides, threads, walk):
+    """Both walks: the orbit walk with the mirror walk (the default), and Lunnon's with its gate."""
     folds_total, symmetric_total = cached_brute_force(sides)
-    result = count_folds(sides, threads=threads)
+    result = count_folds(sides, threads=threads, walk=walk)
     assert (result.folds_total, result.symmetric_folds) == (folds_total, symmetric_total)

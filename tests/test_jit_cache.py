@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,10 @@ def _run(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -
 
 
 def _count_2x5(site: Path, cache_dir, home) -> tuple[int, str]:
-    # With the symmetric total, so the count runs Lunnon's walk (kernel.py), which a test below edits;
-    # --no-symmetric would run the orbit walk (orbit_walk.py).
-    completed = _run(site, cache_dir, home, "count", "2x5", "--json", "--threads", "2")
+    # With a (fresh) checkpoint, so the count runs Lunnon's walk (kernel.py), which a test below
+    # edits; without one it would run the orbit walk (orbit_walk.py).
+    journal = Path(tempfile.mkdtemp()) / "2x5.journal"
+    completed = _run(site, cache_dir, home, "count", "2x5", "--json", "--threads", "2", "--checkpoint", str(journal))
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     return json.loads(completed.stdout)["folds_total"], completed.stderr

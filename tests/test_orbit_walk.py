@@ -188,12 +188,17 @@ def test_a_failing_orbit_worker_ends_the_run_with_an_error(monkeypatch):
         count_folds((2, 8), threads=2, symmetric=False)
 
 
-def test_walk_choice():
+def test_walk_choice(tmp_path):
     assert count_folds((2, 5), threads=1, symmetric=False).walk == "orbit"
-    assert count_folds((2, 5), threads=1).walk == "lunnon"
+    assert count_folds((2, 5), threads=1).walk == "orbit"
+    assert count_folds((2, 5), threads=1, gate=False).walk == "lunnon"
+    assert count_folds((2, 5), threads=1, halve=False).walk == "lunnon"
+    assert count_folds((2, 5), threads=1, checkpoint=tmp_path / "journal").walk == "lunnon"
     assert count_folds((2, 5), threads=1, symmetric=False, walk="lunnon").walk == "lunnon"
-    with pytest.raises(ValueError, match="folds only"):
-        count_folds((2, 5), threads=1, walk="orbit")
+    with pytest.raises(ValueError, match="without a checkpoint"):
+        count_folds((2, 5), threads=1, walk="orbit", checkpoint=tmp_path / "other")
+    with pytest.raises(ValueError, match="switches of Lunnon's walk"):
+        count_folds((2, 5), threads=1, walk="orbit", gate=False)
     with pytest.raises(ValueError, match="walk must be"):
         count_folds((2, 5), threads=1, symmetric=False, walk="spiral")
 

@@ -33,3 +33,24 @@ def test_no_bar_when_not_asked():
     bar_file = io.StringIO()
     count_folds((2, 5), threads=2, progress=False, progress_file=bar_file)
     assert bar_file.getvalue() == ""
+
+
+def test_orbit_task_sizes_are_estimated():
+    """The orbit walk's tasks differ in size too; the bar moves by their estimates."""
+    from mapfold.estimate import orbit_subtree_weights
+    from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks
+
+    tasks = split_orbit_tasks(make_orbit_plan((3, 5)), 2, 64)
+    weights = orbit_subtree_weights(tasks.plan, tasks.leaf_below, tasks.placed_leaves, probes=64)
+    assert weights.min() >= 1
+    assert weights.max() > 10 * weights.min()
+
+
+def test_the_orbit_walk_bar_reaches_its_total():
+    bar_file = io.StringIO()
+    result = count_folds((3, 5), threads=2, progress=True, progress_file=bar_file)
+    assert result.walk == "orbit"
+    written = bar_file.getvalue()
+    assert "orbit walk (estimated tree nodes)" in written
+    assert re.search(r" (\S+)/\1 \[", written)
+    assert "100%" in written

@@ -47,7 +47,7 @@ def test_a_failing_worker_ends_the_run_with_an_error(monkeypatch):
     monkeypatch.setattr(unit_runner, "_work_through_tasks", failing_second_worker)
     started = time.monotonic()
     with pytest.raises(WorkerError, match="worker exploded"):
-        count_folds((2, 8), threads=2)
+        count_folds((2, 8), threads=2, walk="lunnon")  # the orbit walk's loop: tests/test_orbit_walk.py
     assert time.monotonic() - started < 60
 
 
@@ -88,7 +88,8 @@ def test_a_thread_that_fails_to_start_ends_the_run_and_every_started_worker(monk
 
     monkeypatch.setattr(threading.Thread, "start", refusing_second_worker)
     with pytest.raises(WorkerError, match="could not start worker thread 2 of 4"):
-        count_folds((2, 2, 2, 2, 2, 2), threads=4)  # hours of work: a worker left running would show
+        # Hours of work on Lunnon's walk: a worker left running would show.
+        count_folds((2, 2, 2, 2, 2, 2), threads=4, walk="lunnon")
     deadline = time.monotonic() + 10
     while any(t.name.startswith("mapfold-") for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
