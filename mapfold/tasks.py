@@ -17,6 +17,7 @@ capped at ``MAX_TASKS`` rows. ``split_tasks`` (tasks per thread) is kept for exp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -170,5 +171,83 @@ def task_digest(tasks: TaskSet) -> str:
 
     digest = hashlib.sha256()
     digest.update(f"{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
+    digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+#: The mirror walk's deterministic task list: the first depth with at least this many nodes. The
+#: walk is about 1% of a count, so its tasks only need to be many enough to share out.
+MIRROR_TASKS = 1024
+#: Seeded probes per orbit task behind ``plan_orbit_tasks``'s depth choice.
+_ORBIT_PLAN_PROBES = 4
+
+
+def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
+    """The orbit walk's deterministic task list (``orbit_walk.OrbitTasks``): the same on every run.
+
+    ``split_orbit_tasks`` for ``min_tasks`` tasks, whatever the threads; then, for big trees, one
+    leaf deeper at a time while a task holds on average more than ``MAX_NODES_PER_TASK`` nodes of
+    the walk (seeded probes, ``estimate.orbit_subtree_weights``), capped at ``MAX_TASKS`` tasks.
+    Deeper tasks keep their ancestor's orbit weight.
+
+    Parameters
+    ----------
+    sides
+        The map's counted sides (at least 2 leaves).
+    min_tasks
+        Split for at least this many tasks.
+
+    Returns
+    -------
+    OrbitTasks
+    """
+    import dataclasses
+
+    from mapfold.estimate import orbit_subtree_weights  # the estimator imports this module
+    from mapfold.orbit_walk import make_orbit_plan, orbit_children, split_orbit_tasks
+
+    tasks = split_orbit_tasks(make_orbit_plan(tuple(sides)), 1, min_tasks)
+    while tasks.placed_leaves < tasks.plan.leaves_total - 1 and len(tasks) > 0:
+        nodes = orbit_subtree_weights(tasks.plan, tasks.leaf_below, tasks.placed_leaves, _ORBIT_PLAN_PROBES)
+        if float(nodes.sum()) / len(tasks) <= MAX_NODES_PER_TASK:
+            break
+        deeper, counts = orbit_children(tasks.plan, tasks.leaf_below, tasks.placed_leaves)
+        if len(deeper) == 0 or len(deeper) > MAX_TASKS:
+            break
+        tasks = dataclasses.replace(
+            tasks, leaf_below=deeper, weights=np.repeat(tasks.weights, counts), placed_leaves=tasks.placed_leaves + 1
+        )
+    return tasks
+
+
+def plan_mirror_tasks(sides: tuple[int, ...]) -> Any:
+    """The mirror walk's deterministic task list (``mirror_walk.MirrorTasks``): the same on every run."""
+    from mapfold.mirror_walk import split_mirror_tasks
+
+    return split_mirror_tasks(tuple(sides), MIRROR_TASKS)
+
+
+def orbit_task_digest(tasks: Any) -> str:
+    """SHA-256 of an orbit task list: the insertion order, the depth, every row and every orbit weight, in order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(f"orbit:{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
+    digest.update(np.ascontiguousarray(tasks.plan.order, dtype=np.uint8).tobytes())
+    digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
+    digest.update(np.ascontiguousarray(tasks.weights, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+def mirror_task_digest(tasks: Any) -> str:
+    """SHA-256 of a mirror task list (``None`` digests as no list): order, depth and every row."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    if tasks is None:
+        digest.update(b"mirror:none")
+        return digest.hexdigest()
+    digest.update(f"mirror:{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
+    digest.update(np.ascontiguousarray(tasks.plan.order, dtype=np.uint8).tobytes())
     digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
     return digest.hexdigest()

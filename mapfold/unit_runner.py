@@ -24,9 +24,12 @@ from numba import njit
 from numba_progress import ProgressBar
 
 from mapfold.atomics import atomic_add, atomic_store_release
-from mapfold.kernel import WALK_ABORTED, walk_subtree
-from mapfold.results import WorkerError
-from mapfold.sender import _CURSOR_WIDTH, _WRITTEN, LeafBelowSender, SenderError
+from mapfold.kernel import WALK_ABORTED, cycle_above, walk_subtree
+from mapfold.mirror_walk import walk_mirror_subtree
+from mapfold.orbit_walk import walk_orbit_subtree
+from mapfold.results import SenderCounts, WorkerError
+from mapfold.sender import _CURSOR_WIDTH, _READ, _WRITTEN, LeafBelowSender, SenderError
+from mapfold.symmetry import count_completions, count_mirror_centres
 from mapfold.task_accounting import TaskSymmetricTotal
 from mapfold.tasks import pile_above
 
@@ -255,3 +258,336 @@ def _run_workers(
     if any(result is None or result == WALK_ABORTED for result in results):
         raise WorkerError("a worker stopped before finishing its tasks")
     return sum(int(result) for result in results)
+
+
+# The orbit walk and the mirror walk over lists of pending tasks, for both fronts.
+
+
+@njit(nogil=True, cache=True)
+def _work_through_orbit_subset(
+    order,
+    neighbours,
+    jumps,
+    constraint_start,
+    prefix_masks,
+    task_rows,
+    placed,
+    pending,
+    next_task,
+    stop_flag,
+    progress,
+    task_work,
+    task_cycles,
+) -> int:
+    """One worker's share of the orbit walk: claim pending tasks until none are left.
+
+    Each task's complete cycles go to ``task_cycles[task]`` (a release store: a value there means
+    the task is done); the bar moves by ``task_work[task]``. Returns 0, or ``WALK_ABORTED`` as soon
+    as a walk stops early.
+    """
+    leaves_total = task_rows.shape[1]
+    leaf_below = np.empty(leaves_total, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
+    gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
+    while True:
+        if stop_flag[0] != 0:
+            return WALK_ABORTED
+        claim = atomic_add(next_task, 0, 1)
+        if claim >= pending.shape[0]:
+            return 0
+        task = pending[claim]
+        leaf_below[:] = task_rows[task]
+        cycle_above(leaf_below, leaf_above, order[0])
+        found = walk_orbit_subtree(
+            order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag
+        )
+        if found == WALK_ABORTED:
+            return WALK_ABORTED
+        atomic_store_release(task_cycles, task, found)
+        progress.update(task_work[task])
+
+
+@njit(nogil=True, cache=True)
+def _work_through_mirror_subset(
+    order,
+    kinds,
+    mirror,
+    neighbours,
+    jumps,
+    constraint_start,
+    prefix_masks,
+    gap_bits,
+    task_rows,
+    placed,
+    pending,
+    next_task,
+    stop_flag,
+    progress,
+    sender,
+    lane,
+    task_found,
+    task_pushed,
+    task_lane,
+) -> int:
+    """One worker's share of the mirror walk: claim pending tasks, push every folding they hold.
+
+    As ``_work_through_tasks``: ``task_found[task]`` (the self-mirrored foldings pushed; published
+    last, with a release store) after ``task_pushed[task]`` (the rows the lane had published when
+    the task ended) and ``task_lane[task]``. Returns 0, or ``WALK_ABORTED``.
+    """
+    width = task_rows.shape[1]
+    leaf_below = np.empty(width, dtype=np.uint8)
+    leaf_above = np.zeros(width, dtype=np.uint8)
+    gap_masks = np.zeros(width, dtype=np.uint64)
+    row = np.zeros(width, dtype=np.uint8)
+    while True:
+        if stop_flag[0] != 0:
+            return WALK_ABORTED
+        claim = atomic_add(next_task, 0, 1)
+        if claim >= pending.shape[0]:
+            return 0
+        task = pending[claim]
+        leaf_below[:] = task_rows[task]
+        cycle_above(leaf_below, leaf_above, width - 1)
+        found = walk_mirror_subtree(
+            order,
+            kinds,
+            mirror,
+            neighbours,
+            jumps,
+            constraint_start,
+            prefix_masks,
+            gap_bits,
+            leaf_below,
+            leaf_above,
+            placed,
+            gap_masks,
+            stop_flag,
+            sender,
+            lane,
+            row,
+        )
+        if found == WALK_ABORTED:
+            return WALK_ABORTED
+        task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+        task_lane[task] = lane
+        atomic_store_release(task_found, task, found)
+        progress.update(1)
+
+
+def mirror_centre_weight(leaves_total: int) -> int:
+    """The centres of every folding that counts towards the symmetric total (``symmetry.mirror_weight``).
+
+    A folding's cycle has ``N + 1`` items: 2 centres when that is even, 1 when odd.
+    """
+    return 2 if (leaves_total + 1) % 2 == 0 else 1
+
+
+class MirroredFoldingsCheck:
+    """Consumer-side handler for the mirror walk: tests every folding it built, exactly.
+
+    Each folding must have ``weight`` mirror centres (``symmetry.count_mirror_centres``, the same
+    predicate as Lunnon's walk uses); a batch where one does not raises, which ends the run with an
+    error. So a mirror task whose rows have been handled holds ``weight`` centres per folding.
+    """
+
+    def __init__(self, weight: int) -> None:
+        self.weight = weight
+        self.completions = 0
+        self.centres = 0
+
+    def __call__(self, rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
+        centres = int(count_mirror_centres(rows, last_leaf_gaps, False))
+        completions = int(count_completions(last_leaf_gaps))
+        if centres != completions * self.weight:
+            raise RuntimeError(f"the mirror walk sent {completions} foldings with {centres} centres, not {self.weight} each")
+        self.completions += completions
+        self.centres += centres
+
+
+class OrbitRun:
+    """One run of the orbit walk (fold total) and the mirror walk (symmetric total) over pending tasks.
+
+    Shared by the local front (every pending task, this machine's threads, the journal polled as it
+    goes) and the Dask front (one unit's tasks on a worker). Each worker thread first claims mirror
+    tasks, pushing each folding through the ``LeafBelowSender`` to the consumer thread, which tests
+    it (``MirroredFoldingsCheck``), then orbit tasks. Results are kept per task: ``cycles[task]``
+    (-1 until done) and ``mirrored[task]``; ``take_finished`` hands over each finished task once.
+
+    Parameters
+    ----------
+    orbit_tasks, orbit_pending
+        The orbit task list (``orbit_walk.OrbitTasks``, or ``None`` for a run of mirror tasks
+        alone) and the indices of the tasks to walk.
+    mirror_tasks, mirror_pending
+        The mirror task list (``mirror_walk.MirrorTasks``, or ``None`` without the symmetric total)
+        and the indices to walk.
+    threads
+        Worker threads (sender lanes).
+    sender_slots
+        Rows in each lane of the sender.
+    """
+
+    def __init__(self, orbit_tasks, orbit_pending, mirror_tasks, mirror_pending, threads: int, sender_slots: int = 8192) -> None:
+        self.orbit_tasks = orbit_tasks
+        self.orbit_pending = np.asarray(orbit_pending, dtype=np.int64)
+        self.mirror_tasks = mirror_tasks
+        self.mirror_pending = np.asarray(mirror_pending if mirror_tasks is not None else [], dtype=np.int64)
+        self.threads = max(1, threads)
+        orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0
+        if orbit_count == 0 and len(self.orbit_pending):
+            raise ValueError("orbit tasks pending without an orbit task list")
+        self.cycles = np.full(orbit_count, -1, dtype=np.int64)
+        mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
+        self.mirrored = np.full(mirror_count, -1, dtype=np.int64)
+        self.mirror_pushed = np.zeros(mirror_count, dtype=np.int64)
+        self.mirror_lane = np.zeros(mirror_count, dtype=np.int64)
+        self.handled = np.zeros(self.threads, dtype=np.int64)  # rows of each lane the consumer has checked
+        leaves_total = (orbit_tasks if orbit_tasks is not None else mirror_tasks).plan.leaves_total
+        self.weight = mirror_centre_weight(leaves_total)
+        self._orbit_taken = np.zeros(orbit_count, dtype=bool)
+        self._mirror_taken = np.zeros(mirror_count, dtype=bool)
+        self.stop_flag = np.zeros(1, dtype=np.int64)
+        self.check: MirroredFoldingsCheck | None = None
+        self.sender: LeafBelowSender | None = None
+        self.sender_counts: SenderCounts | None = None
+        if len(self.mirror_pending):
+            self.check = MirroredFoldingsCheck(self.weight)
+            check = self.check
+
+            def handle(rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
+                check(rows, last_leaf_gaps)
+                # Only the consumer moves the read counters, before handing a batch over: now every
+                # row up to them has been checked.
+                self.handled[:] = sender_cursors[_READ::_CURSOR_WIDTH]
+
+            self.sender = LeafBelowSender(
+                leaves_total + 1, handle, lanes=self.threads, slots=sender_slots, stop_flag=self.stop_flag
+            )
+            sender_cursors = self.sender.cursors  # the batches the consumer hands over come after this
+
+    def run(self, progress=False, progress_file=None, stop_event=None, poll=lambda: None, task_work=None) -> None:
+        """Walk every pending task; raise on any failure (and ``KeyboardInterrupt`` when stopped).
+
+        ``task_work`` (``uint64`` per orbit task, its estimated nodes) drives the bar; ``poll()``
+        is called every 0.1 s from this thread. The sender is closed (drained) before returning or
+        raising ``KeyboardInterrupt``, so ``take_finished`` then sees every checked mirror task.
+        """
+        if task_work is None:
+            task_work = np.ones(len(self.cycles), dtype=np.uint64)
+        orbit = self.orbit_tasks
+        next_mirror_task = np.zeros(1, dtype=np.int64)
+        mirror = self.mirror_tasks
+
+        def run_share(index: int, bar, next_task: np.ndarray, stop_flag: np.ndarray) -> int:
+            if len(self.mirror_pending):
+                status = _work_through_mirror_subset(
+                    *mirror.plan.tables(),
+                    mirror.leaf_below,
+                    mirror.placed_leaves,
+                    self.mirror_pending,
+                    next_mirror_task,
+                    stop_flag,
+                    bar,
+                    self.sender,
+                    index,
+                    self.mirrored,
+                    self.mirror_pushed,
+                    self.mirror_lane,
+                )
+                if status == WALK_ABORTED:
+                    return WALK_ABORTED
+            if not len(self.orbit_pending):
+                return 0
+            plan = orbit.plan
+            return _work_through_orbit_subset(
+                plan.order,
+                plan.neighbours,
+                plan.jumps,
+                plan.constraint_start,
+                plan.prefix_masks,
+                orbit.leaf_below,
+                orbit.placed_leaves,
+                self.orbit_pending,
+                next_task,
+                stop_flag,
+                bar,
+                task_work,
+                self.cycles,
+            )
+
+        work = len(self.orbit_pending) + len(self.mirror_pending)
+        if work == 0:
+            self._close_sender()
+            return
+        interrupted = False
+        try:
+            _run_workers(
+                None,
+                None,
+                np.arange(max(len(self.orbit_pending), len(self.mirror_pending), 1), dtype=np.int64),  # sizes the threads
+                0,
+                False,
+                self.threads,
+                self.sender,
+                progress,
+                progress_file,
+                stop_event,
+                np.zeros(1, dtype=np.int64),
+                # The bar's total: the orbit tasks' estimated nodes, and one for each (small) mirror task.
+                np.append(task_work[self.orbit_pending], np.ones(len(self.mirror_pending), dtype=np.uint64)),
+                None,
+                None,
+                None,
+                poll,
+                False,
+                self.stop_flag,
+                run_share=run_share,
+                bar_description="orbit walk (estimated tree nodes)",
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        except BaseException:
+            if self.sender is not None:
+                self.sender.abandon()  # no total: let the first error be the one raised
+                self.sender = None
+            raise
+        finally:
+            if interrupted and self.sender is not None:
+                try:
+                    self.sender.close()  # checks what the workers pushed, so finished tasks can be journaled
+                except SenderError:
+                    pass  # tasks whose rows failed the check are not handed over
+                self.sender = None
+        if (self.cycles[self.orbit_pending] < 0).any() or (self.mirrored[self.mirror_pending] < 0).any():
+            raise WorkerError("a task was left unfinished")
+        self._close_sender()
+
+    def _close_sender(self) -> None:
+        sender, self.sender = self.sender, None
+        if sender is None:
+            return
+        sender.close()
+        if sender.pushed != sender.consumed:
+            raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
+        sent = int(self.mirrored[self.mirror_pending].sum())
+        if self.check.completions != sent:
+            raise WorkerError(f"the mirror walk sent {sent} foldings; the consumer checked {self.check.completions}")
+        self.sender_counts = SenderCounts(sender.pushed, sender.consumed, sender.slots, self.check.completions)
+
+    def take_finished(self) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
+        """The tasks finished since the last call: ``[(orbit task, cycles)]``, ``[(mirror task, foldings, centres)]``.
+
+        A mirror task counts as finished once the consumer has checked every row its worker pushed
+        for it; its centres are then ``weight`` per folding (``MirroredFoldingsCheck``).
+        """
+        done = np.flatnonzero((self.cycles >= 0) & ~self._orbit_taken)
+        self._orbit_taken[done] = True
+        orbit = [(int(task), int(self.cycles[task])) for task in done]
+        found = self.mirrored.copy()  # read before the lanes' marks, which the worker wrote first
+        ready = (found >= 0) & ~self._mirror_taken & (self.handled[self.mirror_lane] >= self.mirror_pushed)
+        ready_tasks = np.flatnonzero(ready)
+        self._mirror_taken[ready_tasks] = True
+        mirror = [(int(task), int(found[task]), int(found[task]) * self.weight) for task in ready_tasks]
+        return orbit, mirror
