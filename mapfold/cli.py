@@ -116,7 +116,8 @@ def count(
             metavar="FILE",
             help=(
                 "Journal finished tasks to FILE (created if absent) and resume from it: after Ctrl-C, SIGTERM or a "
-                "crash, the same command goes on where it stopped. A finished journal prints its result again."
+                "crash, the same command goes on where it stopped, with the walk that wrote the journal. A finished "
+                "journal prints its result again."
             ),
         ),
     ] = None,

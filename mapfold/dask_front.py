@@ -1,14 +1,23 @@
 """The Dask front: the same count spread over a Dask distributed cluster.
 
-The client plans the same deterministic task list as a local count (``mapfold.tasks.plan_tasks``),
-orders the pending tasks by their estimated size (largest first, so the long ones do not finish
-last), and cuts them into many more units than the cluster has threads. Each unit is one Dask task
-running ``run_unit`` on a worker: the same jitted ``nogil`` worker loop as a local count (one thread
-per unit, its own ``LeafBelowSender`` and consumer thread when the symmetric total is on), returning
-every task's completions and symmetric centres. The client journals each unit's tasks as their
-results arrive (the same journal as a local count, so either can resume the other) and sums them as
-Python ints. A worker that dies loses only its running units; Dask runs them again elsewhere, and
-the client takes each unit's result exactly once.
+The client plans the same deterministic task lists as a local count, orders the pending tasks by
+their estimated size (largest first, so the long ones do not finish last), and cuts them into many
+more units than the cluster has threads. Each unit is one Dask task running on a worker with the
+same jitted ``nogil`` worker loops as a local count (``mapfold.unit_runner``, one thread per unit),
+returning every task's result. The client journals each unit's tasks as their results arrive (the
+same journal as a local count, so either can resume the other) and sums them as Python ints. A
+worker that dies loses only its running units; Dask runs them again elsewhere, and the client takes
+each unit's result exactly once.
+
+Two walks, as locally (``count_folds(walk=...)``):
+
+- the orbit walk (the default): units of orbit tasks (``tasks.plan_orbit_tasks``, ordered by
+  ``estimate.orbit_subtree_weights``), ``run_orbit_unit`` returning each task's complete cycles
+  (the client multiplies by the task's orbit weight); with the symmetric total, units of mirror
+  tasks (``tasks.plan_mirror_tasks``), submitted first, each run by ``run_mirror_unit`` with the
+  worker's own ``LeafBelowSender`` and consumer thread, which tests every folding built;
+- Lunnon's walk: units of ``tasks.plan_tasks``'s tasks, ``run_unit`` returning each task's
+  completions and symmetric centres.
 """
 
 from __future__ import annotations
@@ -18,12 +27,14 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
 
 from mapfold.connection_graph import make_connection_graph
-from mapfold.tasks import TaskSet, plan_tasks
+from mapfold.results import WorkerError
+from mapfold.tasks import TaskSet, mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks, plan_tasks
 
 #: Units per worker thread of the cluster: enough that a lost worker or a slow unit costs little.
 UNITS_PER_THREAD = 16
@@ -81,10 +92,7 @@ def count_on_cluster(
     CountInterrupted
         When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
     """
-    from tqdm import tqdm
-
     from mapfold.estimate import subtree_weights
-    from mapfold.runner import CountInterrupted, WorkerError
     from mapfold.tasks import task_digest
 
     done_completions: dict[int, int] = dict(journal.completions) if journal is not None else {}
@@ -95,68 +103,267 @@ def count_on_cluster(
     if len(pending):
         probes = max(1, min(8, 200_000 // len(pending)))
         weights = subtree_weights(graph, tasks.leaf_below[pending], tasks.placed_leaves, halved, probes)
-        order = np.argsort(-weights, kind="stable")  # largest first: no long unit left for the end
-        threads = max(1, sum(client.nthreads().values()))
-        unit_count = min(len(pending), UNITS_PER_THREAD * threads)
-        # Deal the sorted tasks round-robin, so every unit gets a share of big and small ones.
-        units = [order[start::unit_count] for start in range(unit_count)]
-        run_id = uuid.uuid4().hex[:12]
-        futures = {
-            client.submit(
+        submissions = [
+            (
                 run_unit,
-                tuple(sides),
-                halved,
-                symmetric,
-                gate,
-                digest,
+                (tuple(sides), halved, symmetric, gate, digest),
                 [int(task) for task in pending[unit]],
-                key=f"mapfold-unit-{digest[:12]}-{run_id}-{index}",  # never a key of an earlier run's unit
-                pure=False,
-                retries=2,
-            ): float(weights[unit].sum())
-            for index, unit in enumerate(units)
-        }
-        bar = tqdm(
-            total=float(weights.sum()),
-            file=progress_file if progress_file is not None else sys.stderr,
-            disable=not progress,
-            unit=" nodes",
-            unit_scale=True,
-            smoothing=0.0,
-            desc="cluster walk (estimated tree nodes)",
+                float(weights[unit].sum()),
+            )
+            for unit in _deal_units(weights, _cluster_threads(client))
+        ]
+
+        def take(results: list[Any]) -> None:
+            for task, completions, centres in results:
+                done_completions[task] = completions
+                done_centres[task] = centres
+
+        _run_units(
+            client,
+            submissions,
+            digest,
+            journal,
+            take,
+            progress,
+            progress_file,
+            stop_event,
+            "cluster walk",
+            len(tasks),
+            lambda: len(done_completions),
         )
-        remaining = set(futures)
-        try:
-            while remaining:
-                if stop_event is not None and stop_event.is_set():
-                    raise KeyboardInterrupt
-                finished = [future for future in remaining if future.done()]
-                if not finished:
-                    time.sleep(0.05)  # nothing new: look at the stop event again soon
-                    continue
-                for future in finished:
-                    remaining.discard(future)
-                    if future.status != "finished":
-                        raise WorkerError(f"a unit failed on the cluster: {future.exception()!r}")
-                    results = future.result()
-                    if journal is not None:
-                        journal.record(results)
-                    for task, completions, centres in results:
-                        done_completions[task] = completions
-                        done_centres[task] = centres
-                    bar.update(futures[future])
-        except BaseException as error:
-            client.cancel(list(remaining))
-            if isinstance(error, KeyboardInterrupt):
-                raise CountInterrupted(len(done_completions), len(tasks)) from None
-            raise
-        finally:
-            bar.close()
     if len(done_completions) != len(tasks):
         raise WorkerError("the cluster left tasks unfinished")
     completions = sum(done_completions.values())
     centres = sum(value or 0 for value in done_centres.values()) if symmetric else None
     return completions, centres, resumed
+
+
+def _cluster_threads(client) -> int:
+    """Worker threads of the cluster now (at least 1)."""
+    return max(1, sum(client.nthreads().values()))
+
+
+def _deal_units(weights: np.ndarray, threads: int) -> list[np.ndarray]:
+    """Positions of the tasks (by estimated size ``weights``) cut into ``UNITS_PER_THREAD`` units per thread.
+
+    Sorted largest first, then dealt round-robin, so every unit gets a share of big and small
+    tasks and the largest ones start first; units do not depend on how the cluster grows later.
+    """
+    order = np.argsort(-weights, kind="stable")  # largest first: no long unit left for the end
+    unit_count = min(len(weights), UNITS_PER_THREAD * threads)
+    return [order[start::unit_count] for start in range(unit_count)]
+
+
+def _run_units(
+    client,
+    submissions: list[tuple[Any, tuple, list[int], float]],
+    digest: str,
+    journal,
+    take,
+    progress: bool,
+    progress_file: IO[str] | None,
+    stop_event: threading.Event | None,
+    description: str,
+    tasks_total: int,
+    tasks_done: Callable[[], int],
+) -> None:
+    """Submit ``(function, leading arguments, unit's journal task indices, estimated work)`` units; gather them.
+
+    Each unit's results ``[(task, completions, centres), ...]`` must name exactly its tasks; they
+    go to the journal, then to ``take``, once per unit (a unit Dask runs again after a worker died
+    is still one future). The bar on the client moves by each unit's estimated work.
+
+    Raises
+    ------
+    CountInterrupted
+        When ``stop_event`` is set: the units left are cancelled; finished ones are in the journal.
+    WorkerError
+        When a unit fails (after Dask's retries) or returns other tasks than it was given.
+    """
+    from tqdm import tqdm
+
+    from mapfold.results import CountInterrupted
+
+    run_id = uuid.uuid4().hex[:12]
+    futures = {}
+    for index, (function, arguments, unit_tasks, work) in enumerate(submissions):
+        future = client.submit(
+            function,
+            *arguments,
+            unit_tasks,
+            key=f"mapfold-unit-{digest[:12]}-{run_id}-{index}",  # never a key of an earlier run's unit
+            pure=False,
+            retries=2,
+        )
+        futures[future] = (unit_tasks, work)
+    bar = tqdm(
+        total=sum(work for _, work in futures.values()),
+        file=progress_file if progress_file is not None else sys.stderr,
+        disable=not progress,
+        unit=" nodes",
+        unit_scale=True,
+        smoothing=0.0,
+        desc=f"{description} (estimated tree nodes)",
+    )
+    remaining = set(futures)
+    try:
+        while remaining:
+            if stop_event is not None and stop_event.is_set():
+                raise KeyboardInterrupt
+            finished = [future for future in remaining if future.done()]
+            if not finished:
+                time.sleep(0.05)  # nothing new: look at the stop event again soon
+                continue
+            for future in finished:
+                remaining.discard(future)
+                if future.status != "finished":
+                    raise WorkerError(f"a unit failed on the cluster: {future.exception()!r}")
+                results = future.result()
+                unit_tasks, work = futures[future]
+                if sorted(int(task) for task, _, _ in results) != sorted(unit_tasks):
+                    raise WorkerError("a unit returned results for other tasks than it was given")
+                if journal is not None:
+                    journal.record(results)
+                take(results)
+                bar.update(work)
+    except BaseException as error:
+        client.cancel(list(remaining))
+        if isinstance(error, KeyboardInterrupt):
+            raise CountInterrupted(tasks_done(), tasks_total) from None
+        raise
+    finally:
+        bar.close()
+
+
+@functools.lru_cache(maxsize=4)
+def _orbit_planned(sides: tuple[int, ...]) -> tuple[Any, str]:
+    """The orbit task list and its digest, made once per worker process and map."""
+    orbit_tasks = plan_orbit_tasks(sides)
+    return orbit_tasks, orbit_task_digest(orbit_tasks)
+
+
+@functools.lru_cache(maxsize=4)
+def _mirror_planned(sides: tuple[int, ...]) -> tuple[Any, str]:
+    """The mirror task list and its digest, made once per worker process and map."""
+    mirror_tasks = plan_mirror_tasks(sides)
+    return mirror_tasks, mirror_task_digest(mirror_tasks)
+
+
+def run_orbit_unit(sides: tuple[int, ...], digest: str, unit_tasks: list[int]) -> list[Any]:
+    """Worker side: walk one unit of orbit tasks; ``[(task, cycles, None), ...]`` (cycles before the orbit weight).
+
+    ``digest`` is the client's orbit task-list digest: a worker whose list differs (another mapfold
+    version) refuses the unit instead of counting the wrong tasks.
+    """
+    from mapfold.unit_runner import OrbitRun
+
+    orbit_tasks, orbit_digest = _orbit_planned(tuple(sides))
+    if orbit_digest != digest:
+        raise RuntimeError("this worker plans another orbit task list (another mapfold version?)")
+    run = OrbitRun(orbit_tasks, np.asarray(unit_tasks, dtype=np.int64), None, [], threads=1)
+    run.run()
+    found, _ = run.take_finished()
+    return [(task, cycles, None) for task, cycles in found]
+
+
+def run_mirror_unit(sides: tuple[int, ...], digest: str, offset: int, unit_tasks: list[int]) -> list[Any]:
+    """Worker side: walk one unit of mirror tasks with this worker's own sender and consumer thread.
+
+    ``unit_tasks`` are journal indices (``offset`` + mirror task); returns ``[(task, foldings,
+    centres), ...]``, every folding tested by the consumer (``unit_runner.MirroredFoldingsCheck``).
+    """
+    from mapfold.unit_runner import OrbitRun
+
+    mirror_tasks, mirror_digest = _mirror_planned(tuple(sides))
+    if mirror_digest != digest:
+        raise RuntimeError("this worker plans another mirror task list (another mapfold version?)")
+    pending = np.asarray(unit_tasks, dtype=np.int64) - offset
+    run = OrbitRun(None, [], mirror_tasks, pending, threads=1)
+    run.run()
+    _, found = run.take_finished()
+    if len(found) != len(pending):
+        raise RuntimeError("the consumer did not check every mirror task of the unit")
+    return [(offset + task, foldings, centres) for task, foldings, centres in found]
+
+
+def count_orbit_on_cluster(
+    client,
+    sides: tuple[int, ...],
+    orbit_tasks,
+    mirror_tasks,
+    cycles: dict[int, int],
+    mirrored: dict[int, tuple[int, int]],
+    journal,
+    progress: bool,
+    progress_file: IO[str] | None,
+    stop_event: threading.Event | None,
+) -> None:
+    """Client side of the orbit walk: run the tasks not in ``cycles`` and ``mirrored`` on the cluster; fill those in.
+
+    Mirror units go first (they are small, and each needs its worker's consumer thread); the orbit
+    tasks follow, largest first by ``estimate.orbit_subtree_weights``. Journal indices: orbit task
+    ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``.
+
+    Raises
+    ------
+    CountInterrupted
+        When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
+    """
+    from mapfold.estimate import orbit_subtree_weights
+    from mapfold.unit_runner import mirror_centre_weight
+
+    orbit_count = len(orbit_tasks)
+    mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
+    orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
+    mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)
+    threads = _cluster_threads(client)
+    submissions: list[tuple[Any, tuple, list[int], float]] = []
+    if len(mirror_pending):
+        digest = mirror_task_digest(mirror_tasks)
+        unit_count = min(len(mirror_pending), 2 * threads)
+        for start in range(unit_count):
+            unit = mirror_pending[start::unit_count]
+            submissions.append(
+                (
+                    run_mirror_unit,
+                    (tuple(sides), digest, orbit_count),
+                    [orbit_count + int(task) for task in unit],
+                    float(len(unit)),
+                )
+            )
+    digest = orbit_task_digest(orbit_tasks)
+    if len(orbit_pending):
+        weights = orbit_subtree_weights(orbit_tasks.plan, orbit_tasks.leaf_below[orbit_pending], orbit_tasks.placed_leaves)
+        for unit in _deal_units(weights, threads):
+            submissions.append(
+                (run_orbit_unit, (tuple(sides), digest), [int(task) for task in orbit_pending[unit]], float(weights[unit].sum()))
+            )
+    if not submissions:
+        return
+    weight = mirror_centre_weight(orbit_tasks.plan.leaves_total)
+
+    def take(results: list[Any]) -> None:
+        for task, found, centres in results:
+            if task < orbit_count:
+                cycles[task] = found
+            else:
+                if centres != found * weight:  # the worker's consumer checked this; the client checks the sum
+                    raise WorkerError(f"mirror task {task - orbit_count}: {centres} centres for {found} foldings")
+                mirrored[task - orbit_count] = (found, centres)
+
+    _run_units(
+        client,
+        submissions,
+        digest,
+        journal,
+        take,
+        progress,
+        progress_file,
+        stop_event,
+        "cluster orbit walk",
+        orbit_count + mirror_count,
+        lambda: len(cycles) + len(mirrored),
+    )
 
 
 def connect(address: str, timeout_seconds: float = 10.0):

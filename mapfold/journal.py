@@ -1,21 +1,35 @@
 """The checkpoint journal: finished tasks of a long count, so that an interrupted count resumes.
 
-The file is JSON lines (one JSON object per line, UTF-8), readable without mapfold:
+The file is JSON lines (one JSON object per line, UTF-8), readable without mapfold. Line 1 is the
+header; then one line per finished task, in the order they finished: ``{"task": 17, "completions":
+1234, "centres": 5}``, ``task`` being the index in the run's task list. What the numbers mean
+depends on the walk the header names (format 2; a format 1 journal is always Lunnon's walk, with no
+``walk`` key, and still resumes):
 
-- line 1, the header: ``{"journal": "mapfold-checkpoint", "format": 1, "mapfold": "0.1.0",
-  "shape": [2, 18], "leaves": 36, "halved": true, "symmetric": true, "task_depth": 15,
-  "tasks": 7758, "task_digest": "<sha256 of the task list>"}``;
-- then one line per finished task, in the order they finished: ``{"task": 17, "completions": 1234,
-  "centres": 5}``: ``task`` is the index in the task list, ``completions`` the normalised complete
-  foldings the walk found below it (before doubling for the halved walk and before multiplying by
-  the number of leaves), ``centres`` its sum of mirror centres (``null`` without the symmetric total).
+- ``"walk": "orbit"`` (the default walk): ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold":
+  "0.1.0", "walk": "orbit", "shape": [2, 18], "leaves": 36, "symmetric": true, "task_depth": 9,
+  "tasks": 5120, "orbit_tasks": 4096, "task_digest": "<sha256>", "mirror_tasks": 1024,
+  "mirror_digest": "<sha256>"}``. Tasks ``0 .. orbit_tasks - 1`` are the orbit walk's
+  (``tasks.plan_orbit_tasks``; the digest covers the insertion order, every task's pile and its
+  orbit weight): ``completions`` is the complete cycles below the task, ``centres`` is ``null``.
+  The others are the mirror walk's tasks (``tasks.plan_mirror_tasks``), task ``orbit_tasks + i``
+  being mirror task ``i``: ``completions`` is the self-mirrored foldings it built, ``centres`` their
+  centres, as the consumer checked them. The fold total is ``leaves * sum(weight * completions)``
+  over the orbit tasks, the symmetric total ``(sum(centres) + 1) // 2`` over the mirror tasks.
+- ``"walk": "lunnon"``: ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold": "0.1.0", "walk":
+  "lunnon", "shape": [2, 18], "leaves": 36, "halved": true, "symmetric": true, "task_depth": 15,
+  "tasks": 7758, "task_digest": "<sha256 of the task list>"}``; ``completions`` is the normalised
+  complete foldings the walk found below the task (before doubling for the halved walk and before
+  multiplying by the number of leaves), ``centres`` its sum of mirror centres (``null`` without the
+  symmetric total). The fold total is ``sum(completions) * (2 if halved else 1) * leaves``; the
+  symmetric total is ``(sum(centres) + 1) // 2``.
 
-The fold total is ``sum(completions) * (2 if halved else 1) * leaves``; the symmetric total is
-``(sum(centres) + 1) // 2``. The runner appends the tasks that finished since its last look (every
-0.1 s) in one write, flushed and fsync'd (one fsync per task would cost milliseconds each), so a
-killed process loses the tasks in flight and at most the last 0.1 s of finished ones. A last line without its newline (the process
-died while writing it) is dropped with a one-line notice; anything else that does not parse, or a
-header that does not match the count asked for, is refused.
+A count with a journal resumes with the walk that wrote it (``journal_walk``). The runner appends
+the tasks that finished since its last look (every 0.1 s) in one write, flushed and fsync'd (one
+fsync per task would cost milliseconds each), so a killed process loses the tasks in flight and at
+most the last 0.1 s of finished ones. A last line without its newline (the process died while
+writing it) is dropped with a one-line notice; anything else that does not parse, or a header that
+does not match the count asked for, is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +41,9 @@ from pathlib import Path
 from typing import IO, Any
 
 JOURNAL_KIND = "mapfold-checkpoint"
-JOURNAL_FORMAT = 1
+JOURNAL_FORMAT = 2
+#: The formats this version reads: 1 (Lunnon's walk, no ``walk`` key) and 2.
+READABLE_FORMATS = (1, 2)
 
 
 class JournalError(ValueError):
@@ -46,6 +62,36 @@ def _lock(handle: IO[str], path: Path) -> None:
         raise JournalError(f"{path} is in use by another running count") from None
 
 
+def journal_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The header of the journal at ``path``, or ``None`` when there is no file, it is empty or not a journal.
+
+    Read before opening, to choose the walk (and format) a resumed count must use; ``Journal.open``
+    then checks the whole file, and refuses what is not a journal.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    if not first.endswith("\n"):
+        return None
+    try:
+        header = json.loads(first)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(header, dict) or header.get("journal") != JOURNAL_KIND:
+        return None
+    return header
+
+
+def journal_walk(header: dict[str, Any]) -> str | None:
+    """The walk a journal's header names: format 1 is always Lunnon's walk; ``None`` when it names none."""
+    if header.get("format") == 1:
+        return "lunnon"
+    walk = header.get("walk")
+    return walk if isinstance(walk, str) else None
+
+
 @dataclass
 class Journal:
     """An open checkpoint journal: what it already holds, and a handle to append to it."""
@@ -58,8 +104,11 @@ class Journal:
     _file: IO[str] | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], header: dict[str, Any]) -> Journal:
+    def open(cls, path: str | os.PathLike[str], header: dict[str, Any], journal_format: int = JOURNAL_FORMAT) -> Journal:
         """Create the journal with ``header``, or read an existing one and check that it is for this count.
+
+        ``journal_format`` is the format the existing file must have (``journal_header`` tells);
+        a new file is always written in ``JOURNAL_FORMAT``.
 
         Raises
         ------
@@ -69,22 +118,24 @@ class Journal:
             When the file cannot be read, created or written.
         """
         path = Path(path)
-        journal = cls(path=path, header=dict(header, journal=JOURNAL_KIND, format=JOURNAL_FORMAT))
+        journal = cls(path=path, header=dict(header, journal=JOURNAL_KIND, format=journal_format))
         # Open without truncating and lock before reading: two counts appending to one journal would
         # each walk every task the other has not journaled yet.
         journal._file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed by close()
         try:
             _lock(journal._file, path)
             if path.stat().st_size > 0:
-                journal._read(header)
+                journal._read(header, journal_format)
             else:
+                if journal_format != JOURNAL_FORMAT:
+                    raise JournalError(f"{path}: a new journal is written in format {JOURNAL_FORMAT}, not {journal_format}")
                 journal._write_line(journal.header)
         except BaseException:
             journal.close()
             raise
         return journal
 
-    def _read(self, wanted: dict[str, Any]) -> None:
+    def _read(self, wanted: dict[str, Any], journal_format: int) -> None:
         text = self.path.read_text(encoding="utf-8", errors="replace")
         lines = text.split("\n")
         torn = lines.pop()  # "" when the file ends with a newline, as every complete journal does
@@ -96,7 +147,12 @@ class Journal:
             raise JournalError(f"{self.path} is not a mapfold journal (its first line is not JSON)") from None
         if not isinstance(header, dict) or header.get("journal") != JOURNAL_KIND:
             raise JournalError(f"{self.path} is not a mapfold journal")
-        expected = dict(wanted, journal=JOURNAL_KIND, format=JOURNAL_FORMAT)
+        if header.get("format") not in READABLE_FORMATS:
+            raise JournalError(
+                f"{self.path} is a journal in format {header.get('format')!r}, which this mapfold "
+                f"(formats {', '.join(map(str, READABLE_FORMATS))}) cannot read; use the mapfold that wrote it"
+            )
+        expected = dict(wanted, journal=JOURNAL_KIND, format=journal_format)
         for key, value in expected.items():
             if header.get(key) != value:
                 raise JournalError(

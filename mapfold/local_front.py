@@ -1,13 +1,20 @@
 """The local front: split the tree, run the unit runner over it on this machine's threads, gather the totals.
 
-The threads, the jitted worker loop and the sender live in ``mapfold.unit_runner`` (shared with the
+The threads, the jitted worker loops and the sender live in ``mapfold.unit_runner`` (shared with the
 Dask front, ``mapfold.dask_front``, which ``count_folds(client=...)`` hands the count to).
 
-Every task's completions are kept apart (``task_completions[task]``, published by the worker with a
-release store), so that with ``checkpoint`` the main thread can append each finished task to the
-journal (``mapfold.journal``) while the workers go on: with the symmetric total, a task is journaled
-once the consumer has handled every row its worker pushed for it (the worker notes its lane's
-written count when the task ends), with the centres ``TaskSymmetricTotal`` attributed to it.
+Two walks (``count_folds(walk=...)``), each over a deterministic task list so that a checkpoint
+journal (``mapfold.journal``) can name its tasks by index: the orbit walk with the mirror walk (the
+default: ``tasks.plan_orbit_tasks``, ``tasks.plan_mirror_tasks``, run by ``unit_runner.OrbitRun``),
+and Lunnon's walk (``tasks.plan_tasks``).
+
+Every task's result is kept apart (published by the worker with a release store), so that with
+``checkpoint`` the main thread can append each finished task to the journal while the workers go
+on. A task that pushed rows to the consumer (Lunnon's walk with the symmetric total, the mirror
+walk) is journaled once the consumer has handled every row its worker pushed for it (the worker
+notes its lane's written count when the task ends): in Lunnon's walk with the centres
+``TaskSymmetricTotal`` attributed to it, in the mirror walk with the centres of its foldings, each
+one checked by the consumer.
 """
 
 from __future__ import annotations
@@ -23,17 +30,24 @@ import numpy as np
 
 from mapfold.connection_graph import make_connection_graph
 from mapfold.cpus import available_cpus
-from mapfold.journal import Journal
-from mapfold.kernel import WALK_ABORTED
-from mapfold.mirror_walk import split_mirror_tasks, work_through_mirror_tasks
-from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks, work_through_orbit_tasks
+from mapfold.journal import JOURNAL_FORMAT, Journal, JournalError, journal_header, journal_walk
+from mapfold.mirror_walk import split_mirror_tasks
+from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks
 from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
 from mapfold.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
 from mapfold.shape import counted_sides, validate_shape
 from mapfold.symmetry import SymmetricTotal
 from mapfold.task_accounting import TaskSymmetricTotal
-from mapfold.tasks import TASKS_PER_THREAD, plan_tasks, split_tasks, task_digest
-from mapfold.unit_runner import _run_workers
+from mapfold.tasks import (
+    mirror_task_digest,
+    orbit_task_digest,
+    plan_mirror_tasks,
+    plan_orbit_tasks,
+    plan_tasks,
+    split_tasks,
+    task_digest,
+)
+from mapfold.unit_runner import OrbitRun, _run_workers, mirror_centre_weight
 
 #: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
 #: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
@@ -119,11 +133,12 @@ def count_folds(
         (``mapfold.dask_front``); ``threads`` is then ignored.
     walk
         ``"orbit"``: the symmetry-reduced walk of ``mapfold.orbit_walk`` for the fold total, and the
-        mirror walk of ``mapfold.mirror_walk`` for the symmetric total (local threads, no
-        checkpoint); ``"lunnon"``: Lunnon's walk in leaf order, halved by turning the pile over,
-        with the gated stream (checkpoints, clusters). Default: ``"orbit"`` for a local count
-        without a checkpoint (and with ``gate`` and ``halve``), else ``"lunnon"``. Totals do not
-        depend on it.
+        mirror walk of ``mapfold.mirror_walk`` for the symmetric total; ``"lunnon"``: Lunnon's walk
+        in leaf order, halved by turning the pile over, with the gated stream. Both run on local
+        threads or a cluster, with or without a checkpoint. Default: the walk of the ``checkpoint``
+        journal when it exists (a journal always resumes with the walk that wrote it; naming
+        another raises ``JournalError``), else ``"orbit"`` (``"lunnon"`` with ``gate=False`` or
+        ``halve=False``). Totals do not depend on it.
 
     Returns
     -------
@@ -134,7 +149,7 @@ def count_folds(
     ShapeError
         For a shape that is not a map or is too large.
     JournalError
-        When ``checkpoint`` is a journal of another count, or damaged.
+        When ``checkpoint`` is a journal of another count (or walk), or damaged.
     WorkerError, SenderError
         When a worker or the consumer fails; no partial total is returned.
     CountInterrupted
@@ -149,13 +164,19 @@ def count_folds(
         raise ValueError("a cluster count uses the deterministic task list; leave tasks_per_thread unset")
     if checkpoint is not None and tasks_per_thread is not None:
         raise ValueError("a checkpointed count uses the deterministic task list; leave tasks_per_thread unset")
-    if walk is None:
-        # The switches that exist to check Lunnon's walk (its gate, its halving) choose it.
-        walk = "orbit" if checkpoint is None and client is None and gate and halve else "lunnon"
-    if walk not in ("orbit", "lunnon"):
+    if walk not in (None, "orbit", "lunnon"):
         raise ValueError(f"walk must be 'orbit' or 'lunnon', got {walk!r}")
-    if walk == "orbit" and (checkpoint is not None or client is not None):
-        raise ValueError("the orbit walk runs on local threads, without a checkpoint; use walk='lunnon'")
+    existing = journal_header(checkpoint) if checkpoint is not None else None
+    written_by = journal_walk(existing) if existing is not None else None
+    if walk is None:
+        # A journal resumes with the walk that wrote it; else the switches that exist to check
+        # Lunnon's walk (its gate, its halving) choose it, and the orbit walk is the default.
+        walk = written_by or ("orbit" if gate and halve else "lunnon")
+    elif written_by is not None and walk != written_by:
+        raise JournalError(
+            f"{checkpoint} is a journal of the {written_by} walk, not the {walk} walk; "
+            "resume it with the walk that wrote it (the default) or use another file"
+        )
     if walk == "orbit" and not (gate and halve):
         raise ValueError("gate=False and halve=False are switches of Lunnon's walk; use walk='lunnon'")
     if notify is None:
@@ -178,9 +199,23 @@ def count_folds(
             symmetric_folds = handler.total
         sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
     elif walk == "orbit":
-        completions, task_count, centres, sender_counts = _count_orbit_walks(
-            sides, threads, symmetric, sender_slots, progress, progress_file, tasks_per_thread, stop_event
+        if client is not None:
+            threads = max(1, sum(client.nthreads().values()))
+        cycles, task_count, centres, sender_counts, tasks_resumed = _count_orbit_walks(
+            sides,
+            threads,
+            symmetric,
+            sender_slots,
+            progress,
+            progress_file,
+            tasks_per_thread,
+            stop_event,
+            checkpoint,
+            client,
+            notify,
+            __version__,
         )
+        completions = cycles  # each cycle is N foldings: any leaf may be on top
         symmetric_folds = (centres + 1) // 2 if centres is not None else None
     else:
         halved = halve and leaves_total >= 3
@@ -192,10 +227,13 @@ def count_folds(
         task_count = len(tasks)
         journal = None
         if checkpoint is not None:
+            # A format 1 journal (no ``walk`` key) is Lunnon's walk: it resumes with its own header.
+            old_format = existing is not None and existing.get("format") == 1
             journal = Journal.open(
                 checkpoint,
                 {
                     "mapfold": __version__,
+                    **({} if old_format else {"walk": "lunnon"}),
                     "shape": list(sides),
                     "leaves": leaves_total,
                     "halved": halved,
@@ -204,6 +242,7 @@ def count_folds(
                     "tasks": task_count,
                     "task_digest": task_digest(tasks),
                 },
+                journal_format=1 if old_format else JOURNAL_FORMAT,
             )
             if journal.notice:
                 notify(journal.notice)
@@ -254,129 +293,148 @@ def count_folds(
 
 
 def _count_orbit_walks(
-    sides, threads, symmetric, sender_slots, progress, progress_file, tasks_per_thread, stop_event
-) -> tuple[int, int, int | None, SenderCounts | None]:
+    sides,
+    threads,
+    symmetric,
+    sender_slots,
+    progress,
+    progress_file,
+    tasks_per_thread,
+    stop_event,
+    checkpoint,
+    client,
+    notify,
+    version,
+) -> tuple[int, int, int | None, SenderCounts | None, int]:
     """The orbit walk's complete cycles (folds over ``N``) and, with ``symmetric``, the mirror walk's centres.
 
-    Each worker first claims mirror-walk tasks (``mapfold.mirror_walk``: the few foldings that can
-    count towards the symmetric total, pushed through the sender to the consumer thread, which tests
-    each one exactly), then orbit-walk tasks, so the consumer works while the fold count goes on.
+    The tasks are the deterministic lists of ``tasks.plan_orbit_tasks`` and ``tasks.plan_mirror_tasks``
+    (whatever the threads or the cluster, so a journal can name them; ``tasks_per_thread`` splits
+    for this run's threads instead, without a journal). On local threads, each worker first claims
+    mirror-walk tasks (``mapfold.mirror_walk``: the few foldings that can count towards the
+    symmetric total, pushed through the sender to the consumer thread, which tests each one
+    exactly), then orbit-walk tasks; with ``client``, both are cut into units for the Dask front.
+    With ``checkpoint``, every finished task goes to the journal as the count goes.
 
     Returns
     -------
     tuple
-        ``(cycles, tasks, centres or None, sender counts or None)``.
+        ``(cycles, tasks, centres or None, sender counts or None, tasks resumed)``.
     """
-    per_thread = tasks_per_thread or TASKS_PER_THREAD
-    tasks = split_orbit_tasks(make_orbit_plan(sides), threads, per_thread)
-    plan = tasks.plan  # the tasks' own order (see ``split_orbit_tasks``)
-    results = np.full(len(tasks), -1, dtype=np.int64)  # -1: not done yet
-    mirror_tasks = split_mirror_tasks(sides, max(1, threads) * per_thread) if symmetric else None
-    mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
-    next_mirror_task = np.zeros(1, dtype=np.int64)
-    mirrored = np.zeros(threads, dtype=np.int64)  # self-mirrored foldings each worker sent
-    handler = SymmetricTotal(with_reflections=False) if symmetric else None
-    stop_flag = np.zeros(1, dtype=np.int64)
-    sender = (
-        LeafBelowSender(plan.leaves_total + 1, handler, lanes=threads, slots=sender_slots, stop_flag=stop_flag)
-        if symmetric
-        else None
-    )
-
-    def run_share(index: int, bar: Any, next_task: np.ndarray, stop_flag: np.ndarray) -> int:
-        # The counts go to ``results``, one per task; the share returns only its status.
-        if mirror_count:
-            found = work_through_mirror_tasks(
-                *mirror_tasks.plan.tables(),
-                mirror_tasks.leaf_below,
-                mirror_tasks.placed_leaves,
-                next_mirror_task,
-                stop_flag,
-                bar,
-                sender,
-                index,
-            )
-            if found == WALK_ABORTED:
-                return WALK_ABORTED
-            mirrored[index] = found
-        return work_through_orbit_tasks(
-            plan.order,
-            plan.neighbours,
-            plan.jumps,
-            plan.constraint_start,
-            plan.prefix_masks,
-            tasks.leaf_below,
-            tasks.placed_leaves,
-            results,
-            next_task,
-            stop_flag,
-            bar,
-            task_work,
-        )
-
-    if progress:
-        from mapfold.estimate import orbit_subtree_weights
-
-        task_work = np.ceil(orbit_subtree_weights(plan, tasks.leaf_below, tasks.placed_leaves)).astype(np.uint64)
+    if tasks_per_thread is None:
+        orbit_tasks = plan_orbit_tasks(sides)
+        mirror_tasks = plan_mirror_tasks(sides) if symmetric else None
     else:
-        task_work = np.ones(len(tasks), dtype=np.uint64)
-    pending = np.arange(len(tasks), dtype=np.int64)
-    interrupted = False
-    try:
-        _run_workers(
-            None,
-            tasks.leaf_below,
-            pending,
-            tasks.placed_leaves,
-            False,
-            threads,
-            sender,
-            progress,
-            progress_file,
-            stop_event,
-            np.zeros(1, dtype=np.int64),
-            # The bar's total: the orbit tasks' estimated nodes, and one for each (small) mirror task.
-            np.append(task_work, np.ones(mirror_count, dtype=np.uint64)),
-            None,
-            None,
-            None,
-            lambda final=False: None,  # nothing to journal
-            False,
-            stop_flag,
-            run_share=run_share,
-            bar_description="orbit walk (estimated tree nodes)",
+        orbit_tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread)
+        mirror_tasks = split_mirror_tasks(sides, max(1, threads) * tasks_per_thread) if symmetric else None
+    orbit_count = len(orbit_tasks)
+    mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
+    weight = mirror_centre_weight(orbit_tasks.plan.leaves_total)
+    cycles: dict[int, int] = {}  # orbit task -> its complete cycles
+    mirrored: dict[int, tuple[int, int]] = {}  # mirror task -> (foldings, centres)
+    journal = None
+    if checkpoint is not None:
+        journal = Journal.open(
+            checkpoint,
+            {
+                "mapfold": version,
+                "walk": "orbit",
+                "shape": list(sides),
+                "leaves": orbit_tasks.plan.leaves_total,
+                "symmetric": symmetric,
+                "task_depth": orbit_tasks.placed_leaves,
+                "tasks": orbit_count + mirror_count,
+                "orbit_tasks": orbit_count,
+                "task_digest": orbit_task_digest(orbit_tasks),
+                "mirror_tasks": mirror_count,
+                "mirror_digest": mirror_task_digest(mirror_tasks),
+            },
         )
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
-    except BaseException:
-        if sender is not None:
-            sender.abandon()  # no total: let the first error be the one raised
-            sender = None
-        raise
+        if journal.notice:
+            notify(journal.notice)
+    try:
+        if journal is not None:
+            for task, found in journal.completions.items():
+                centres = journal.centres[task]
+                if task < orbit_count:
+                    cycles[task] = found
+                elif centres != found * weight:
+                    raise JournalError(f"{journal.path}: mirror task {task} holds {centres} centres for {found} foldings")
+                else:
+                    mirrored[task - orbit_count] = (found, centres)
+        resumed = len(cycles) + len(mirrored)
+        if client is not None:
+            from mapfold.dask_front import count_orbit_on_cluster
+
+            count_orbit_on_cluster(
+                client, sides, orbit_tasks, mirror_tasks, cycles, mirrored, journal, progress, progress_file, stop_event
+            )
+            sender_counts = None
+        else:
+            sender_counts = _count_orbit_tasks(
+                orbit_tasks,
+                mirror_tasks,
+                cycles,
+                mirrored,
+                threads,
+                sender_slots,
+                progress,
+                progress_file,
+                stop_event,
+                journal,
+            )
     finally:
-        if sender is not None:
-            sender.close()
-        if interrupted:
-            raise CountInterrupted(int((results >= 0).sum()), len(tasks))
-    if (results < 0).any():
+        if journal is not None:
+            journal.close()
+    if len(cycles) != orbit_count or len(mirrored) != mirror_count:
         raise WorkerError("a task was left unfinished")
     # Python ints: a weight times a task's cycles, summed, may pass 2**63 on large maps.
-    total = sum(int(weight) * int(cycles) for weight, cycles in zip(tasks.weights.tolist(), results.tolist(), strict=True))
-    if sender is None:
-        return total, len(tasks), None, None
-    if sender.pushed != sender.consumed:
-        raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
-    sent = int(mirrored.sum())
-    # The consumer tests every folding on its own; each one the mirror walk built must count.
-    weight = 2 if (plan.leaves_total + 1) % 2 == 0 else 1
-    if handler.completions != sent or handler.centres != sent * weight:
-        raise WorkerError(
-            f"the mirror walk sent {sent} foldings; the consumer received {handler.completions} "
-            f"and found {handler.centres} centres in them"
-        )
-    counts = SenderCounts(sender.pushed, sender.consumed, sender.slots, handler.completions)
-    return total, len(tasks) + mirror_count, handler.centres, counts
+    weights = orbit_tasks.weights.tolist()
+    total = sum(int(weights[task]) * found for task, found in cycles.items())
+    centres = sum(found_centres for _, found_centres in mirrored.values()) if symmetric else None
+    return total, orbit_count + mirror_count, centres, sender_counts, resumed
+
+
+def _count_orbit_tasks(
+    orbit_tasks, mirror_tasks, cycles, mirrored, threads, sender_slots, progress, progress_file, stop_event, journal
+) -> SenderCounts | None:
+    """Walk, on local threads, the orbit and mirror tasks not in ``cycles`` and ``mirrored``; fill those in.
+
+    Returns the sender's counts (``None`` without the symmetric total).
+    """
+    orbit_count = len(orbit_tasks)
+    orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
+    mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
+    mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)
+    if len(orbit_pending) == 0 and len(mirror_pending) == 0:
+        return SenderCounts(0, 0, 0, 0) if mirror_tasks is not None else None
+    run = OrbitRun(orbit_tasks, orbit_pending, mirror_tasks, mirror_pending, threads, sender_slots)
+
+    def poll() -> None:
+        orbit_done, mirror_done = run.take_finished()
+        if journal is not None:
+            journal.record(
+                [(task, found, None) for task, found in orbit_done]
+                + [(orbit_count + task, found, centres) for task, found, centres in mirror_done]
+            )
+        cycles.update(orbit_done)
+        mirrored.update((task, (found, centres)) for task, found, centres in mirror_done)
+
+    task_work = np.ones(orbit_count, dtype=np.uint64)
+    if progress and len(orbit_pending):
+        from mapfold.estimate import orbit_subtree_weights
+
+        weights = orbit_subtree_weights(orbit_tasks.plan, orbit_tasks.leaf_below[orbit_pending], orbit_tasks.placed_leaves)
+        task_work[orbit_pending] = np.ceil(weights).astype(np.uint64)
+    try:
+        run.run(progress, progress_file, stop_event, poll, task_work)
+    except KeyboardInterrupt:
+        poll()  # every task finished (and checked) before the stop goes to the journal
+        raise CountInterrupted(len(cycles) + len(mirrored), orbit_count + mirror_count) from None
+    poll()
+    if run.sender_counts is None and mirror_tasks is not None:
+        return SenderCounts(0, 0, 0, 0)
+    return run.sender_counts
 
 
 def _count_tasks(

@@ -58,6 +58,7 @@ def test_kill_9_then_resume_gives_the_exact_totals_without_redoing_finished_task
     completed = _mapfold("count", "1x22", "--threads", "2", "--checkpoint", str(journal), "--json", "--no-progress")
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
+    assert document["walk"] == "orbit"  # the default walk, checkpointed
     assert document["folds_total"] == VALUES["A000136"][22]
     assert document["symmetric_folds"] == VALUES["A007822"][11]
     assert document["tasks_resumed"] == journaled  # only the journaled tasks were skipped, all of them
@@ -82,8 +83,12 @@ def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
     assert document["tasks_resumed"] == done > 0
 
 
-def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path):
+@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
+def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path, walk):
     """Per-task symmetric sums: a count stopped part-way and resumed on other threads is exact."""
+    # Compile first (a small count of the same walk): a stop that lands while numba compiles leaves
+    # the compilation running in the background, holding the GIL, which would slow the next test.
+    count_folds((1, 9), threads=2, checkpoint=tmp_path / "warm-up.journal", walk=walk)
     journal = tmp_path / "1x21.journal"
     stop = threading.Event()
 
@@ -97,10 +102,11 @@ def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_p
     watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 21), threads=2, checkpoint=journal, stop_event=stop)
+            count_folds((1, 21), threads=2, checkpoint=journal, stop_event=stop, walk=walk)
     finally:
         stop.set()
-    result = count_folds((1, 21), threads=1, checkpoint=journal)
+    result = count_folds((1, 21), threads=1, checkpoint=journal)  # the journal's walk, by default
+    assert result.walk == walk
     assert 0 < result.tasks_resumed < result.tasks
     assert result.folds_total == VALUES["A000136"][21]
     assert result.symmetric_folds == VALUES["A000682"][11]  # 1 x (2n+1): A000682(n + 1)
@@ -196,3 +202,107 @@ def test_the_task_list_does_not_depend_on_threads():
     assert task_digest(plan_tasks(graph, True)) == task_digest(plan_tasks(graph, True))
     counts = {count_folds((3, 5), threads=threads, symmetric=False, walk="lunnon").tasks for threads in (1, 2, 7)}
     assert counts == {len(plan_tasks(graph, True))}
+
+
+def _drop_last_task_lines(journal: Path, count: int) -> None:
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[: len(lines) - count]))
+
+
+def test_an_orbit_journal_names_its_walk_and_both_task_lists(tmp_path):
+    from mapfold.tasks import mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
+
+    journal = tmp_path / "1x16.journal"
+    first = count_folds((1, 16), threads=2, checkpoint=journal)
+    header = json.loads(journal.read_text().splitlines()[0])
+    orbit_tasks, mirror_tasks = plan_orbit_tasks((16,)), plan_mirror_tasks((16,))
+    assert (header["format"], header["walk"]) == (2, "orbit")
+    assert header["orbit_tasks"] == len(orbit_tasks) and header["mirror_tasks"] == len(mirror_tasks) > 0
+    assert header["tasks"] == first.tasks == len(orbit_tasks) + len(mirror_tasks) == _task_lines(journal)
+    assert header["task_digest"] == orbit_task_digest(orbit_tasks)
+    assert header["mirror_digest"] == mirror_task_digest(mirror_tasks)
+    assert (first.folds_total, first.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
+    _drop_last_task_lines(journal, 7)
+    again = count_folds((1, 16), threads=1, checkpoint=journal)
+    assert (again.walk, again.tasks_resumed) == ("orbit", again.tasks - 7)
+    assert (again.folds_total, again.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
+
+
+def test_the_orbit_task_lists_do_not_depend_on_threads_and_digest_the_weights():
+    import dataclasses
+
+    from mapfold.tasks import orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
+
+    orbit_tasks = plan_orbit_tasks((3, 5))
+    assert orbit_task_digest(orbit_tasks) == orbit_task_digest(plan_orbit_tasks((3, 5)))
+    heavier = dataclasses.replace(orbit_tasks, weights=orbit_tasks.weights + (orbit_tasks.weights == orbit_tasks.weights[-1]))
+    assert orbit_task_digest(heavier) != orbit_task_digest(orbit_tasks)
+    expected = len(orbit_tasks) + len(plan_mirror_tasks((3, 5)))
+    assert {count_folds((3, 5), threads=threads).tasks for threads in (1, 2, 7)} == {expected}
+
+
+def test_a_lunnon_journal_resumes_with_lunnons_walk_and_refuses_another(tmp_path):
+    journal = tmp_path / "1x16.journal"
+    first = count_folds((1, 16), threads=2, checkpoint=journal, walk="lunnon")
+    header = json.loads(journal.read_text().splitlines()[0])
+    assert (header["format"], header["walk"]) == (2, "lunnon")
+    _drop_last_task_lines(journal, 5)
+    before = journal.read_bytes()
+    with pytest.raises(JournalError, match="journal of the lunnon walk, not the orbit walk"):
+        count_folds((1, 16), checkpoint=journal, walk="orbit")
+    assert journal.read_bytes() == before
+    again = count_folds((1, 16), threads=1, checkpoint=journal)  # no walk named: the journal's
+    assert (again.walk, again.tasks, again.tasks_resumed) == ("lunnon", first.tasks, first.tasks - 5)
+    assert (again.folds_total, again.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
+
+
+def test_a_format_1_journal_still_resumes_on_lunnons_walk(tmp_path):
+    """Journals written before the orbit walk ran with a checkpoint: format 1, no ``walk`` key."""
+    journal = tmp_path / "1x16.journal"
+    first = count_folds((1, 16), threads=2, checkpoint=journal, walk="lunnon")
+    lines = journal.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    del header["walk"]
+    header["format"] = 1
+    journal.write_text(json.dumps(header) + "\n" + "".join(lines[1:-5]))
+    completed = _mapfold("count", "1x16", "--checkpoint", str(journal), "--json", "--no-progress")
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert (document["walk"], document["tasks"], document["tasks_resumed"]) == ("lunnon", first.tasks, first.tasks - 5)
+    assert (document["folds_total"], document["symmetric_folds"]) == (VALUES["A000136"][16], VALUES["A007822"][8])
+    assert json.loads(journal.read_text().splitlines()[0]) == header  # still format 1, as it was
+    with pytest.raises(JournalError, match="lunnon walk"):
+        count_folds((1, 16), checkpoint=journal, walk="orbit")
+
+
+def test_a_journal_of_a_later_format_is_refused_in_one_line(tmp_path):
+    journal = tmp_path / "2x5.journal"
+    count_folds((2, 5), checkpoint=journal)
+    lines = journal.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    header["format"] = 3
+    journal.write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+    before = journal.read_bytes()
+    completed = _mapfold("count", "2x5", "--checkpoint", str(journal))
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mapfold: error: ") and "format 3" in lines[0]
+    assert journal.read_bytes() == before
+
+
+def test_a_mirror_task_line_with_wrong_centres_is_refused(tmp_path):
+    journal = tmp_path / "1x10.journal"
+    count_folds((1, 10), checkpoint=journal)
+    lines = journal.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    for index, line in enumerate(lines[1:], start=1):
+        entry = json.loads(line)
+        if entry["task"] >= header["orbit_tasks"] and entry["completions"] > 0:
+            entry["centres"] += 1
+            lines[index] = json.dumps(entry) + "\n"
+            break
+    else:
+        pytest.fail("no mirror task found a folding")
+    journal.write_text("".join(lines))
+    with pytest.raises(JournalError, match="mirror task"):
+        count_folds((1, 10), checkpoint=journal)

@@ -34,13 +34,24 @@ def client():
 def test_cluster_totals_equal_the_oracle_and_the_local_count(client, shape, sequence, index):
     on_cluster = count_folds(shape, client=client)
     local = count_folds(shape, threads=2)
-    assert on_cluster.folds_total == VALUES[sequence][index]
-    assert on_cluster.symmetric_folds == local.symmetric_folds
+    assert on_cluster.walk == local.walk == "orbit"  # the default walk, on the cluster too
+    assert on_cluster.folds_total == local.folds_total == VALUES[sequence][index]
+    assert on_cluster.symmetric_folds == local.symmetric_folds == count_folds(shape, walk="lunnon").symmetric_folds
+    assert on_cluster.tasks == local.tasks
     assert on_cluster.threads == 2
 
 
-def test_strip_symmetric_total_on_the_cluster(client):
-    assert count_folds((1, 16), client=client).symmetric_folds == VALUES["A007822"][8]
+def test_lunnons_walk_still_runs_on_the_cluster(client):
+    on_cluster = count_folds((2, 7), client=client, walk="lunnon")
+    assert on_cluster.walk == "lunnon"
+    assert on_cluster.folds_total == VALUES["A001415"][7]
+    assert on_cluster.symmetric_folds == count_folds((2, 7), threads=2).symmetric_folds
+
+
+@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
+def test_strip_symmetric_total_on_the_cluster(client, walk):
+    result = count_folds((1, 16), client=client, walk=walk)
+    assert (result.folds_total, result.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
 
 
 def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
@@ -63,13 +74,15 @@ def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
     finished_at = time.monotonic()
     killer.join()
     assert killed_at and killed_at[0] < finished_at  # the worker died mid-run
+    assert result.walk == "orbit"
     assert result.folds_total == VALUES["A001415"][14]
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)  # the worker really died
     client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
 
 
-def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path):
+@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
+def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, walk):
     journal = tmp_path / "1x17.journal"
     stop = threading.Event()
 
@@ -82,10 +95,11 @@ def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path):
     threading.Thread(target=stop_once_some_units_are_in, daemon=True).start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop)
+            count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop, walk=walk)
     finally:
         stop.set()
-    result = count_folds((1, 17), threads=2, checkpoint=journal)
+    result = count_folds((1, 17), threads=2, checkpoint=journal)  # the journal's walk, by default
+    assert result.walk == walk
     assert 0 < result.tasks_resumed < result.tasks
     assert result.folds_total == VALUES["A000136"][17]
     assert result.symmetric_folds == VALUES["A000682"][9]  # 1 x (2n+1): A000682(n + 1)

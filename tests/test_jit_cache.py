@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,10 @@ def package_copy(tmp_path: Path) -> Path:
 
 
 def _run(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -> subprocess.CompletedProcess:
+    return _python(site, cache_dir, home, "-m", "mapfold", *arguments)
+
+
+def _python(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -> subprocess.CompletedProcess:
     environment = dict(os.environ)
     environment.update(
         PYTHONPATH=str(site),
@@ -41,7 +44,7 @@ def _run(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -
         XDG_CACHE_HOME=str(home),
     )
     return subprocess.run(
-        [sys.executable, "-m", "mapfold", *arguments],
+        [sys.executable, *arguments],
         capture_output=True,
         text=True,
         env=environment,
@@ -51,10 +54,10 @@ def _run(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -
 
 
 def _count_2x5(site: Path, cache_dir, home) -> tuple[int, str]:
-    # With a (fresh) checkpoint, so the count runs Lunnon's walk (kernel.py), which a test below
-    # edits; without one it would run the orbit walk (orbit_walk.py).
-    journal = Path(tempfile.mkdtemp()) / "2x5.journal"
-    completed = _run(site, cache_dir, home, "count", "2x5", "--json", "--threads", "2", "--checkpoint", str(journal))
+    # Lunnon's walk, named: the count runs kernel.py, which a test below edits (the default walk,
+    # with or without a checkpoint, is the orbit walk of orbit_walk.py).
+    count = "import json, mapfold; print(json.dumps(mapfold.count_folds((2, 5), threads=2, walk='lunnon').to_dict()))"
+    completed = _python(site, cache_dir, home, "-c", count)
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     return json.loads(completed.stdout)["folds_total"], completed.stderr

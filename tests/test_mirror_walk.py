@@ -15,13 +15,11 @@ from brute_force import crease_pairs, interleaved, mirror_centres, valid_piles
 from numba_progress import ProgressBar
 from test_brute_force import ordered_factorizations
 
-import mapfold.local_front as local_front
+import mapfold.unit_runner as unit_runner
 from mapfold import count_folds
 from mapfold.mirror_walk import make_mirror_plan, mirror_of, split_mirror_tasks, work_through_mirror_tasks
 from mapfold.oeis import VALUES
-from mapfold.runner import WorkerError
-from mapfold.sender import LeafBelowSender
-from mapfold.symmetry import SymmetricTotal
+from mapfold.sender import LeafBelowSender, SenderError
 
 
 def shape_id(sides: tuple[int, ...]) -> str:
@@ -159,13 +157,13 @@ def test_every_folding_sent_on_64_leaves_is_valid_and_counts(sides):
 def test_the_consumer_checks_what_the_mirror_walk_sends(monkeypatch):
     """A folding the consumer finds no centre in ends the count with an error, not a wrong total."""
 
-    class Doubting(SymmetricTotal):
-        def __call__(self, rows, last_leaf_gaps):
-            super().__call__(rows, last_leaf_gaps)
-            self.centres -= 1  # as if the first folding of each batch did not count
+    real = unit_runner.count_mirror_centres
 
-    monkeypatch.setattr(local_front, "SymmetricTotal", Doubting)
-    with pytest.raises(WorkerError, match="mirror walk sent"):
+    def doubting(rows, last_leaf_gaps, with_reflections):
+        return real(rows, last_leaf_gaps, with_reflections) - 1  # as if the first folding of each batch did not count
+
+    monkeypatch.setattr(unit_runner, "count_mirror_centres", doubting)
+    with pytest.raises(SenderError, match="mirror walk sent"):
         count_folds((1, 14), threads=2)
 
 

@@ -15,8 +15,9 @@ import pytest
 from brute_force import brute_force_counts
 from test_brute_force import ordered_factorizations
 
-import mapfold.local_front as local_front
+import mapfold.unit_runner as unit_runner
 from mapfold import count_folds
+from mapfold.journal import JournalError
 from mapfold.kernel import WALK_ABORTED
 from mapfold.map_symmetry import leaf_coordinates, map_symmetry
 from mapfold.oeis import VALUES
@@ -174,7 +175,7 @@ def test_stop_flag_aborts_an_orbit_walk():
 
 
 def test_a_failing_orbit_worker_ends_the_run_with_an_error(monkeypatch):
-    real = local_front.work_through_orbit_tasks
+    real = unit_runner._work_through_orbit_subset
     calls = []
 
     def failing_second_worker(*arguments):
@@ -183,7 +184,7 @@ def test_a_failing_orbit_worker_ends_the_run_with_an_error(monkeypatch):
             raise MemoryError("worker exploded")
         return real(*arguments)
 
-    monkeypatch.setattr(local_front, "work_through_orbit_tasks", failing_second_worker)
+    monkeypatch.setattr(unit_runner, "_work_through_orbit_subset", failing_second_worker)
     with pytest.raises(WorkerError, match="worker exploded"):
         count_folds((2, 8), threads=2, symmetric=False)
 
@@ -193,10 +194,12 @@ def test_walk_choice(tmp_path):
     assert count_folds((2, 5), threads=1).walk == "orbit"
     assert count_folds((2, 5), threads=1, gate=False).walk == "lunnon"
     assert count_folds((2, 5), threads=1, halve=False).walk == "lunnon"
-    assert count_folds((2, 5), threads=1, checkpoint=tmp_path / "journal").walk == "lunnon"
+    assert count_folds((2, 5), threads=1, checkpoint=tmp_path / "journal").walk == "orbit"
     assert count_folds((2, 5), threads=1, symmetric=False, walk="lunnon").walk == "lunnon"
-    with pytest.raises(ValueError, match="without a checkpoint"):
-        count_folds((2, 5), threads=1, walk="orbit", checkpoint=tmp_path / "other")
+    assert count_folds((2, 5), threads=1, walk="lunnon", checkpoint=tmp_path / "lunnon").walk == "lunnon"
+    assert count_folds((2, 5), threads=1, checkpoint=tmp_path / "lunnon").walk == "lunnon"  # the journal's walk
+    with pytest.raises(JournalError, match="journal of the lunnon walk"):
+        count_folds((2, 5), threads=1, walk="orbit", checkpoint=tmp_path / "lunnon")
     with pytest.raises(ValueError, match="switches of Lunnon's walk"):
         count_folds((2, 5), threads=1, walk="orbit", gate=False)
     with pytest.raises(ValueError, match="walk must be"):

@@ -133,11 +133,20 @@ def test_a_failing_consumer_ends_the_run_without_a_hang():
     assert sum(outcome["refused"]) > 0  # producers were released, not left waiting
 
 
-def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch):
-    import mapfold.local_front as runner  # where count_folds makes its handler
+@pytest.mark.parametrize(
+    "walk, module, handler",
+    [
+        ("orbit", "mapfold.unit_runner", "MirroredFoldingsCheck"),  # where the mirror walk makes its handler
+        ("lunnon", "mapfold.local_front", "SymmetricTotal"),  # where Lunnon's walk makes its handler
+    ],
+)
+def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch, walk, module, handler):
+    import importlib
+
+    from mapfold.local_front import count_folds
 
     class Broken:
-        def __init__(self, with_reflections: bool = False) -> None:
+        def __init__(self, *arguments, **keywords) -> None:
             pass
 
         def __call__(self, rows, gaps):
@@ -145,10 +154,10 @@ def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch):
 
         total = None
 
-    monkeypatch.setattr(runner, "SymmetricTotal", Broken)
+    monkeypatch.setattr(importlib.import_module(module), handler, Broken)
     started = time.monotonic()
     with pytest.raises(SenderError, match="filter broke"):
-        runner.count_folds((1, 14), threads=2, sender_slots=4)
+        count_folds((1, 14), threads=2, sender_slots=4, walk=walk)
     assert time.monotonic() - started < 60
 
 
