@@ -306,3 +306,21 @@ def test_a_mirror_task_line_with_wrong_centres_is_refused(tmp_path):
     journal.write_text("".join(lines))
     with pytest.raises(JournalError, match="mirror task"):
         count_folds((1, 10), checkpoint=journal)
+
+
+def test_a_deeper_orbit_task_list_for_big_trees_keeps_the_weights_right(monkeypatch):
+    """``plan_orbit_tasks`` goes deeper while tasks are too big; deeper tasks inherit their orbit weight."""
+    import numpy as np
+
+    import mapfold.tasks as tasks_module
+    from mapfold.unit_runner import OrbitRun
+
+    usual = tasks_module.plan_orbit_tasks((3, 6))
+    monkeypatch.setattr(tasks_module, "MAX_NODES_PER_TASK", 2.0)  # every task of 3x6 is "too big"
+    deeper = tasks_module.plan_orbit_tasks((3, 6))
+    assert deeper.placed_leaves > usual.placed_leaves and len(deeper) > len(usual)
+    run = OrbitRun(deeper, np.arange(len(deeper)), None, [], threads=2)
+    run.run()
+    cycles, _ = run.take_finished()
+    assert len(cycles) == len(deeper)
+    assert 18 * sum(int(deeper.weights[task]) * found for task, found in cycles) == VALUES["A001416"][6]

@@ -58,13 +58,16 @@ def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
     pids = list(client.run(os.getpid).values())
     journal = tmp_path / "2x14.journal"
     killed_at: list[float] = []
+    lines_when_killed: list[int] = []
 
     def kill_a_worker_once_work_is_done() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if journal.exists() and journal.read_text().count("\n") > 50:  # a unit is in: the run is going
+            lines = journal.read_text().count("\n") if journal.exists() else 0
+            if lines > 50:  # a unit is in: the run is going
                 os.kill(pids[0], signal.SIGKILL)
                 killed_at.append(time.monotonic())
+                lines_when_killed.append(lines)
                 return
             time.sleep(0.005)
 
@@ -74,6 +77,7 @@ def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
     finished_at = time.monotonic()
     killer.join()
     assert killed_at and killed_at[0] < finished_at  # the worker died mid-run
+    assert lines_when_killed[0] - 1 < result.tasks  # with tasks still to journal
     assert result.walk == "orbit"
     assert result.folds_total == VALUES["A001415"][14]
     with pytest.raises(ProcessLookupError):
