@@ -100,8 +100,8 @@ def count(
         typer.Option(
             "--symmetric/--no-symmetric",
             help=(
-                "Gather the symmetric total (OEIS A007822 for a 1 x 2n strip). A gate in the kernel "
-                "sends only the foldings that can count, so it adds a fraction of the fold count's time."
+                "Gather the symmetric total (OEIS A007822 for a 1 x 2n strip). The mirror walk builds "
+                "only the foldings that can count, so it adds about 1% to the fold count's time."
             ),
         ),
     ] = True,
@@ -407,7 +407,7 @@ def _duration(seconds: float) -> str:
     help=(
         "Estimate a count before running it: the number of foldings, the nodes of the search tree and the time "
         "on this machine, from Knuth's random probes of the real tree and a timed sample of the real walk. "
-        "The time is the walk's (the fold total; behind the kernel's gate the symmetric total adds little)."
+        "The time is the fold walk's (the symmetric total's mirror walk adds about 1%)."
     )
 )
 def estimate(
