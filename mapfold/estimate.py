@@ -195,65 +195,94 @@ def estimate_count(
     fold_sums = np.zeros(_PROBE_BATCH, dtype=np.float64)
     root = np.zeros(leaves_total + 1, dtype=np.uint8)
     root[0], root[1] = 1, 0
-    probes = 0
-    fold_total = 0.0
-    fold_squares = 0.0
-    batch = 0
-    while probes == 0 or time.perf_counter() - started < probe_budget:
-        probe_tree(graph, root, 1, halved, _PROBE_BATCH, rng_seed + batch if batch == 0 else -1, level_sums, fold_sums)
+
+    def probe_batch(seed: int) -> np.ndarray:
+        probe_tree(graph, root, 1, halved, _PROBE_BATCH, seed, level_sums, fold_sums)
+        return fold_sums
+
+    probes, mean, folds_relative = _gather_probes(probe_batch, rng_seed, started, probe_budget)
+    nodes_by_level = level_sums / probes
+    nodes_by_level[1] = 1.0  # the root
+    leaf_below = np.zeros(leaves_total + 1, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
+    gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
+    stop_flag = np.zeros(1, dtype=np.int64)
+
+    def descend(depth: int) -> float:
+        return _descend(graph, leaf_below, leaf_above, depth, halved)
+
+    def walk_below(depth: int) -> None:
+        walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0, False)
+
+    timing = _time_subtrees(nodes_by_level, 2, descend, walk_below, seconds - probe_budget) if timed else (None, None, 0)
+    # A normalised completion of the halved walk stands for this many foldings.
+    scale = leaves_total * (2 if halved else 1)
+    return _make_estimate(shape, leaves_total, mean * scale, folds_relative, nodes_by_level, timing, threads, probes, started)
+
+
+def _gather_probes(probe_batch: Any, rng_seed: int, started: float, budget: float) -> tuple[int, float, float]:
+    """Run batches of probes for ``budget`` seconds (at least one batch).
+
+    ``probe_batch(seed)`` runs ``_PROBE_BATCH`` probes (seeding numba's generator when ``seed`` is
+    not -1) and returns each probe's fold estimate. Returns the probes run, their mean and its
+    relative standard error.
+    """
+    probes, batch, total, squares = 0, 0, 0.0, 0.0
+    while probes == 0 or time.perf_counter() - started < budget:
+        fold_sums = probe_batch(rng_seed if batch == 0 else -1)
         batch += 1
         probes += _PROBE_BATCH
-        fold_total += float(fold_sums.sum())
-        fold_squares += float((fold_sums * fold_sums).sum())
-    scale = leaves_total * (2 if halved else 1)  # a normalised completion of the halved walk stands for this many foldings
-    mean = fold_total / probes
-    variance = max(0.0, fold_squares / probes - mean * mean)
-    folds_relative = math.sqrt(variance / probes) / mean if mean > 0 else 0.0
-    nodes_by_level = level_sums / probes
-    nodes_estimate = 1.0 + float(nodes_by_level.sum())
+        total += float(fold_sums.sum())
+        squares += float((fold_sums * fold_sums).sum())
+    mean = total / probes
+    variance = max(0.0, squares / probes - mean * mean)
+    return probes, mean, (math.sqrt(variance / probes) / mean if mean > 0 else 0.0)
 
-    seconds_estimate = None
-    seconds_relative = None
-    timed_subtrees = 0
-    if timed:
-        # Time the real kernel below random nodes at the depth where subtrees are about a millisecond.
-        depth = leaves_total - 1
-        below = nodes_estimate
-        for level in range(2, leaves_total):
-            below = float(nodes_by_level[level:].sum()) / max(nodes_by_level[level], 1e-300)
-            if below <= _TIMED_SUBTREE_NODES:
-                depth = level
-                break
-        samples = []
-        leaf_below = np.zeros(leaves_total + 1, dtype=np.uint8)
-        leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
-        gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
-        stop_flag = np.zeros(1, dtype=np.int64)
-        # Load the kernel before the clock runs (its first call reads the compiled code from disk).
-        if _descend(graph, leaf_below, leaf_above, leaves_total - 1, halved) > 0:
-            walk_subtree(graph, leaf_below, leaf_above, leaves_total - 1, gap_masks, stop_flag, halved, None, 0, False)
-        time_started = time.perf_counter()
-        while not samples or time.perf_counter() - time_started < seconds - probe_budget:
-            product = _descend(graph, leaf_below, leaf_above, depth, halved)
-            if product == 0.0:
-                samples.append(0.0)
-                continue
-            tick = time.perf_counter()
-            walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0, False)
-            samples.append(product * (time.perf_counter() - tick))
-        timed_subtrees = len(samples)
-        values = np.asarray(samples)
-        one_thread = float(values.mean())
-        seconds_estimate = one_thread / max(1, threads)
-        seconds_relative = float(values.std() / math.sqrt(len(values)) / one_thread) if one_thread > 0 else 0.0
 
+def _time_subtrees(
+    nodes_by_level: np.ndarray, first_level: int, descend: Any, walk_below: Any, budget: float
+) -> tuple[float, float, int]:
+    """Time the real walk below random nodes at the depth where subtrees are about a millisecond.
+
+    ``descend(depth)`` puts a random path down to ``depth`` leaves in place and returns its product
+    of choices (0 at a dead end); ``walk_below(depth)`` walks the subtree below it. Returns the
+    estimated one-thread seconds of the whole walk, its relative standard error and the samples.
+    """
+    leaves_total = nodes_by_level.shape[0] - 1
+    depth = leaves_total - 1
+    for level in range(first_level, leaves_total - 1):
+        below = float(nodes_by_level[level:].sum()) / max(nodes_by_level[level], 1e-300)
+        if below <= _TIMED_SUBTREE_NODES:
+            depth = level
+            break
+    # Load the walk before the clock runs (its first call reads the compiled code from disk).
+    if descend(leaves_total - 1) > 0:
+        walk_below(leaves_total - 1)
+    samples: list[float] = []
+    started = time.perf_counter()
+    while not samples or time.perf_counter() - started < budget:
+        product = descend(depth)
+        if product == 0.0:
+            samples.append(0.0)
+            continue
+        tick = time.perf_counter()
+        walk_below(depth)
+        samples.append(product * (time.perf_counter() - tick))
+    values = np.asarray(samples)
+    one_thread = float(values.mean())
+    relative = float(values.std() / math.sqrt(len(values)) / one_thread) if one_thread > 0 else 0.0
+    return one_thread, relative, len(samples)
+
+
+def _make_estimate(shape, leaves_total, folds, folds_relative, nodes_by_level, timing, threads, probes, started) -> Estimate:
+    one_thread, seconds_relative, timed_subtrees = timing
     return Estimate(
         shape=list(shape),
         leaves=leaves_total,
-        folds_estimate=mean * scale,
+        folds_estimate=folds,
         folds_relative_error=folds_relative,
-        nodes_estimate=nodes_estimate,
-        seconds_estimate=seconds_estimate,
+        nodes_estimate=float(nodes_by_level.sum()),
+        seconds_estimate=None if one_thread is None else one_thread / max(1, threads),
         seconds_relative_error=seconds_relative,
         threads=threads,
         probes=probes,
@@ -390,66 +419,29 @@ def _estimate_orbit_walk(shape, leaves_total: int, threads: int, seconds: float,
     level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
     fold_sums = np.zeros(_PROBE_BATCH, dtype=np.float64)
     weights = tasks.weights.astype(np.float64)
-    probes, batch, fold_total, fold_squares = 0, 0, 0.0, 0.0
-    while probes == 0 or time.perf_counter() - started < probe_budget:
-        seed = rng_seed + batch if batch == 0 else -1
+
+    def probe_batch(seed: int) -> np.ndarray:
         _orbit_probes(*tables, tasks.leaf_below, weights, placed, _PROBE_BATCH, seed, level_sums, fold_sums)
-        batch += 1
-        probes += _PROBE_BATCH
-        fold_total += float(fold_sums.sum())
-        fold_squares += float((fold_sums * fold_sums).sum())
-    mean = fold_total / probes
-    variance = max(0.0, fold_squares / probes - mean * mean)
-    folds_relative = math.sqrt(variance / probes) / mean if mean > 0 else 0.0
+        return fold_sums
+
+    probes, mean, folds_relative = _gather_probes(probe_batch, rng_seed, started, probe_budget)
     nodes_by_level = level_sums / probes
     nodes_by_level[placed] = len(tasks)
-    nodes_estimate = float(nodes_by_level.sum())
+    leaf_below = np.zeros(leaves_total, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
+    gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
+    stop_flag = np.zeros(1, dtype=np.int64)
 
-    seconds_estimate = seconds_relative = None
-    timed_subtrees = 0
-    if timed:
-        # Time the real walk below random nodes at the depth where subtrees are about a millisecond.
-        depth = leaves_total - 1
-        for level in range(placed, leaves_total - 1):
-            below = float(nodes_by_level[level:].sum()) / max(nodes_by_level[level], 1e-300)
-            if below <= _TIMED_SUBTREE_NODES:
-                depth = level
-                break
-        leaf_below = np.zeros(leaves_total, dtype=np.uint8)
-        leaf_above = np.zeros(leaves_total, dtype=np.uint8)
-        gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
-        stop_flag = np.zeros(1, dtype=np.int64)
-        samples: list[float] = []
-        # Load the walk before the clock runs (its first call reads the compiled code from disk).
-        if _orbit_descend(*tables, tasks.leaf_below, placed, leaves_total - 1, leaf_below, leaf_above) > 0:
-            walk_orbit_subtree(*tables, leaf_below, leaf_above, leaves_total - 1, gap_masks, stop_flag)
-        time_started = time.perf_counter()
-        while not samples or time.perf_counter() - time_started < seconds - probe_budget:
-            product = _orbit_descend(*tables, tasks.leaf_below, placed, depth, leaf_below, leaf_above)
-            if product == 0.0:
-                samples.append(0.0)
-                continue
-            tick = time.perf_counter()
-            walk_orbit_subtree(*tables, leaf_below, leaf_above, depth, gap_masks, stop_flag)
-            samples.append(product * (time.perf_counter() - tick))
-        timed_subtrees = len(samples)
-        values = np.asarray(samples)
-        one_thread = float(values.mean())
-        seconds_estimate = one_thread / max(1, threads)
-        seconds_relative = float(values.std() / math.sqrt(len(values)) / one_thread) if one_thread > 0 else 0.0
+    def descend(depth: int) -> float:
+        return _orbit_descend(*tables, tasks.leaf_below, placed, depth, leaf_below, leaf_above)
 
-    return Estimate(
-        shape=list(shape),
-        leaves=leaves_total,
-        folds_estimate=mean * leaves_total,
-        folds_relative_error=folds_relative,
-        nodes_estimate=nodes_estimate,
-        seconds_estimate=seconds_estimate,
-        seconds_relative_error=seconds_relative,
-        threads=threads,
-        probes=probes,
-        timed_subtrees=timed_subtrees,
-        sample_seconds=round(time.perf_counter() - started, 3),
+    def walk_below(depth: int) -> None:
+        walk_orbit_subtree(*tables, leaf_below, leaf_above, depth, gap_masks, stop_flag)
+
+    timing = _time_subtrees(nodes_by_level, placed, descend, walk_below, seconds - probe_budget) if timed else (None, None, 0)
+    # The probes estimate weighted complete cycles; each cycle is ``N`` foldings.
+    return _make_estimate(
+        shape, leaves_total, mean * leaves_total, folds_relative, nodes_by_level, timing, threads, probes, started
     )
 
 

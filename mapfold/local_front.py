@@ -287,7 +287,7 @@ def _count_orbit_walks(
         # The counts go to ``results``, one per task; the share returns only its status.
         if mirror_count:
             found = work_through_mirror_tasks(
-                *mirror_tasks.plan.tables(),
+                mirror_tasks.plan.tables(),
                 mirror_tasks.leaf_below,
                 mirror_tasks.placed_leaves,
                 next_mirror_task,
