@@ -277,6 +277,13 @@ def _count_answering_interrupts(
     return outcome["result"]
 
 
+def _walk_name(result: CountResult) -> str:
+    """Which walks gave the totals, as the table says it."""
+    if result.walk == "orbit":
+        return "orbit" + (" + mirror (symmetric)" if result.symmetric_folds is not None else "")
+    return "Lunnon's"
+
+
 def _table(result: CountResult) -> Table:
     """The human-readable form of a result."""
     table = Table(title=f"mapfold {format_shape(result.shape)}", show_header=False)
@@ -299,6 +306,7 @@ def _table(result: CountResult) -> Table:
             sequence, index, expected = known
             verdict = "matches" if value == expected else "DIFFERS"
             table.add_row(f"OEIS {sequence}({index})", f"{expected:,} ({what}: {verdict})")
+    table.add_row("walk", _walk_name(result))
     table.add_row("threads", str(result.threads))
     table.add_row("tasks", str(result.tasks))
     table.add_row("seconds", f"{result.elapsed_seconds:.3f}")
