@@ -39,6 +39,14 @@ mapped onto itself by ``H``. Deeper task nodes inherit their ancestor's weight.
 Below ``K`` nothing needs the group any more, only a fixed order (each cycle is still reached once),
 so the planner switches to the most constrained leaf first (``MapSymmetry.with_greedy_tail``).
 
+Reducing again. The completions of a node are the valid cycles of all ``N`` leaves that restrict to
+it, whatever order the walk places the rest in, so the argument above holds at any later prefix
+``S'`` of the new order that the group happens to keep (``h(S') = S'``; on a square, the centre block
+once its corners are in). The representatives' children down to ``S'``, each carrying its parent's
+weight, stand for every node at that depth (``h`` maps the children of ``P`` onto the children of
+``h(P)``), so grouping them by canonical form and summing their weights gives the same total, with
+one subtree per group: representatives with a symmetry of their own have children in one orbit.
+
 Every per-task count is an int64 of cycles below one node (at most the map's fold total over ``N``,
 far below ``2**63`` for any map that can be counted); weights and sums are Python ints.
 """
@@ -313,9 +321,9 @@ class OrbitTasks:
         The plan whose order the tasks follow (walk them with its tables): the planner's order up
         to ``reduced_at``, then ``MapSymmetry.with_greedy_tail``.
     reduced_at
-        The closed prefix where the nodes were de-duplicated (0: no reduction).
+        The (last) closed prefix where the nodes were de-duplicated (0: no reduction).
     nodes_at_reduction, orbits
-        How many nodes that depth had, and how many representatives were kept.
+        How many nodes of the full walk that depth has, and how many representatives were kept.
     """
 
     leaf_below: np.ndarray
@@ -338,13 +346,21 @@ def orbit_root(plan: OrbitPlan) -> np.ndarray:
     return root
 
 
-def reduce_to_orbits(plan: OrbitPlan, nodes: np.ndarray, placed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One representative per orbit of ``nodes`` (every node at a closed depth), with orbit sizes."""
+def reduce_to_orbits(
+    plan: OrbitPlan, nodes: np.ndarray, placed: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One representative per orbit of ``nodes`` (all at a closed depth), with the orbit's weight.
+
+    The weight is the number of nodes of the orbit, or with ``weights`` (each node standing for
+    that many nodes of the full walk) the sum of theirs.
+    """
     codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
-    _, first_index, counts = np.unique(codes, axis=0, return_index=True, return_counts=True)
-    keep = np.sort(first_index)
-    sizes = dict(zip(first_index.tolist(), counts.tolist(), strict=True))
-    return nodes[keep], np.array([sizes[index] for index in keep.tolist()], dtype=np.int64)
+    _, first_index, orbit_of = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    orbit_weights = np.zeros(len(first_index), dtype=np.int64)
+    np.add.at(orbit_weights, orbit_of.reshape(-1), 1 if weights is None else weights)
+    # Representatives in the order their orbits first appear (the order the walk met them).
+    by_appearance = np.argsort(first_index)
+    return nodes[first_index[by_appearance]], orbit_weights[by_appearance]
 
 
 def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_nodes: int = MAX_ORBIT_NODES) -> OrbitTasks:
@@ -397,6 +413,22 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
     # The leaves after the reduction may go in any fixed order: take the most constrained first.
     # The nodes listed so far hold the first ``placed`` leaves, which the new order keeps.
     plan = make_orbit_plan(plan.symmetry.sides, plan.symmetry.with_greedy_tail(placed))
+    if reduced_nodes is not None:
+        # The new order may close again soon (on a square: the centre block once its corners are
+        # in). Reduce there too: children of representatives with a symmetry of their own fall
+        # into common orbits (6 x 6: 1524 children of 455 representatives, 1225 orbits).
+        for closed_at in plan.symmetry.closed_prefixes:
+            if closed_at <= placed or closed_at >= leaves_total - 1:
+                continue
+            deeper, deeper_weights, deeper_placed = nodes, weights, placed
+            while deeper_placed < closed_at and 0 < len(deeper) <= max_nodes:
+                deeper, counts = orbit_children(plan, deeper, deeper_placed)
+                deeper_weights, deeper_placed = np.repeat(deeper_weights, counts), deeper_placed + 1
+            if deeper_placed < closed_at or len(deeper) == 0 or len(deeper) > max_nodes:
+                break
+            nodes, weights = reduce_to_orbits(plan, deeper, closed_at, deeper_weights)
+            placed = reduced_at = closed_at
+            nodes_at_reduction, orbits = int(weights.sum()), len(nodes)
     wanted = max(1, threads) * tasks_per_thread
     while len(nodes) < wanted and placed < leaves_total - 1:
         deeper, counts = orbit_children(plan, nodes, placed)
