@@ -178,15 +178,37 @@ def orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, positio
     """Gap mask for the leaf of rank ``position`` given the pile of the leaves ranked before it."""
     leaf = order[position]
     usable = prefix_masks[position]
-    for constraint in range(constraint_start[position], constraint_start[position + 1]):
-        gaps = np.uint64(0)
+    constraint = constraint_start[position]
+    end = constraint_start[position + 1]
+    # Two constraints at a time: their walks are independent chains of loads, which the processor
+    # overlaps (each step waits on the one before it). 6x6: about 10% less time than one by one.
+    while constraint + 2 <= end:
+        first = neighbours[constraint]
+        second = neighbours[constraint + 1]
+        first_gaps = np.uint64(0)
+        second_gaps = np.uint64(0)
+        while first != leaf and second != leaf:
+            first_gaps |= _ONE << np.uint64(first)
+            second_gaps |= _ONE << np.uint64(second)
+            first = jumps[constraint, leaf_below[first]]
+            second = jumps[constraint + 1, leaf_below[second]]
+        while first != leaf:
+            first_gaps |= _ONE << np.uint64(first)
+            first = jumps[constraint, leaf_below[first]]
+        while second != leaf:
+            second_gaps |= _ONE << np.uint64(second)
+            second = jumps[constraint + 1, leaf_below[second]]
+        usable &= first_gaps & second_gaps
+        if usable == 0:
+            return usable  # the other constraints cannot add a gap back
+        constraint += 2
+    if constraint < end:
         step = neighbours[constraint]
+        gaps = np.uint64(0)
         while step != leaf:
             gaps |= _ONE << np.uint64(step)
             step = jumps[constraint, leaf_below[step]]
         usable &= gaps
-        if usable == 0:
-            break  # the other constraints cannot add a gap back
     return usable
 
 
