@@ -23,8 +23,10 @@ from mapfold.oeis import VALUES, known_folds
 from mapfold.orbit_walk import (
     canonical_codes,
     cycle_above,
+    last_leaf_completions,
     make_orbit_plan,
     orbit_children,
+    orbit_gaps,
     orbit_root,
     split_orbit_tasks,
     walk_orbit_subtree,
@@ -172,6 +174,34 @@ def test_a_rectangle_reduces_again_where_the_greedy_order_closes():
     assert tasks.reduced_at not in plan.symmetry.closed_prefixes
     assert tasks.reduced_at in tasks.plan.symmetry.closed_prefixes
     assert count_folds((3, 7), threads=2, symmetric=False).folds_total == VALUES["A001416"][7]
+
+
+@pytest.mark.parametrize("sides", [(7,), (2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
+def test_last_two_leaves_counted_without_inserting_match_inserting_them(sides):
+    """At every node lacking two leaves: the virtual insertion counts what real insertions count."""
+    plan = make_orbit_plan(sides)
+    args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    last = plan.leaves_total - 1
+    nodes, placed = orbit_root(plan), 1
+    while placed < last - 1:
+        nodes, _ = orbit_children(plan, nodes, placed)
+        placed += 1
+    final, second_last = int(plan.order[last]), int(plan.order[last - 1])
+    leaf_above = np.zeros(plan.leaves_total, dtype=np.uint8)
+    counted = 0
+    for node in nodes:
+        gaps = int(orbit_gaps(*args, last - 1, node))
+        inserted = 0
+        for gap in (bit for bit in range(plan.leaves_total) if gaps >> bit & 1):
+            pile = node.copy()
+            pile[second_last], pile[gap] = pile[gap], second_last
+            inserted += bin(int(orbit_gaps(*args, last, pile))).count("1")
+        pile = node.copy()
+        pile[final] = final
+        cycle_above(pile, leaf_above, plan.order[0])
+        assert last_leaf_completions(*args, pile, np.uint64(gaps)) == inserted
+        counted += inserted
+    assert counted * plan.leaves_total == known_folds(sides)[2]
 
 
 def test_stop_flag_aborts_an_orbit_walk():
