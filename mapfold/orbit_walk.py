@@ -134,15 +134,16 @@ def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None)
     rank = np.empty(leaves_total, dtype=np.int64)
     rank[order] = np.arange(leaves_total)
 
-    def partner(leaf: int, dimension: int, parity: int) -> int | None:
-        """The leaf joined to ``leaf`` by its crease of class ``(dimension, parity)``, if any."""
-        coordinate = coordinates[leaf, dimension]
-        other = coordinate + 1 if coordinate % 2 == parity else coordinate - 1
-        if other < 0 or other >= symmetry.sides[dimension]:
-            return None
-        moved = coordinates[leaf].copy()
-        moved[dimension] = other
-        return leaf_of(moved, symmetry.sides)
+    # partners[d, q, m]: the leaf joined to m by its crease of class (d, q), or -1 (none). Stepping
+    # from coordinate c along d crosses the crease (min(c, c +- 1) mod 2): up when c = q mod 2.
+    strides = np.cumprod((1, *symmetry.sides[:-1])).astype(np.int64)
+    partners = np.full((len(symmetry.sides), 2, leaves_total), -1, dtype=np.int64)
+    for dimension, side in enumerate(symmetry.sides):
+        for parity in (0, 1):
+            coordinate = coordinates[:, dimension]
+            step = np.where(coordinate % 2 == parity, 1, -1)
+            inside = (coordinate + step >= 0) & (coordinate + step < side)
+            partners[dimension, parity, inside] = (np.arange(leaves_total) + step * strides[dimension])[inside]
 
     neighbours: list[int] = []
     jump_rows: list[np.ndarray] = []
@@ -165,10 +166,9 @@ def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None)
                     continue
                 parity = min(coordinate, coordinates[leaf, dimension]) % 2
                 row = np.arange(leaves_total, dtype=np.uint8)
-                for other in range(leaves_total):
-                    joined = partner(other, dimension, parity)
-                    if joined is not None and rank[joined] < position and rank[other] < position:
-                        row[other] = joined
+                joined = partners[dimension, parity]
+                both_placed = (joined >= 0) & (rank < position) & (rank[joined] < position)
+                row[both_placed] = joined[both_placed]
                 row[neighbour] = leaf  # the neighbour's partner in this class is the new leaf: stop
                 neighbours.append(neighbour)
                 jump_rows.append(row)
