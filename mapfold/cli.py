@@ -100,8 +100,8 @@ def count(
         typer.Option(
             "--symmetric/--no-symmetric",
             help=(
-                "Gather the symmetric total (OEIS A007822 for a 1 x 2n strip). A gate in the kernel "
-                "sends only the foldings that can count, so it adds a fraction of the fold count's time."
+                "Gather the symmetric total (OEIS A007822 for a 1 x 2n strip). The mirror walk builds "
+                "only the foldings that can count, so it adds about 1% to the fold count's time."
             ),
         ),
     ] = True,
@@ -278,6 +278,13 @@ def _count_answering_interrupts(
     return outcome["result"]
 
 
+def _walk_name(result: CountResult) -> str:
+    """Which walks gave the totals, as the table says it."""
+    if result.walk == "orbit":
+        return "orbit" + (" + mirror (symmetric)" if result.symmetric_folds is not None else "")
+    return "Lunnon's"
+
+
 def _table(result: CountResult) -> Table:
     """The human-readable form of a result."""
     table = Table(title=f"mapfold {format_shape(result.shape)}", show_header=False)
@@ -300,6 +307,7 @@ def _table(result: CountResult) -> Table:
             sequence, index, expected = known
             verdict = "matches" if value == expected else "DIFFERS"
             table.add_row(f"OEIS {sequence}({index})", f"{expected:,} ({what}: {verdict})")
+    table.add_row("walk", _walk_name(result))
     table.add_row("threads", str(result.threads))
     table.add_row("tasks", str(result.tasks))
     table.add_row("seconds", f"{result.elapsed_seconds:.3f}")
@@ -408,7 +416,7 @@ def _duration(seconds: float) -> str:
     help=(
         "Estimate a count before running it: the number of foldings, the nodes of the search tree and the time "
         "on this machine, from Knuth's random probes of the real tree and a timed sample of the real walk. "
-        "The time is the walk's (the fold total; behind the kernel's gate the symmetric total adds little)."
+        "The time is the fold walk's (the symmetric total's mirror walk adds about 1%)."
     )
 )
 def estimate(

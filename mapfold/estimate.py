@@ -149,6 +149,7 @@ def estimate_count(
     halve: bool = True,
     timed: bool = True,
     seed: int | None = None,
+    walk: str = "orbit",
 ) -> Estimate:
     """Estimate the foldings, the tree nodes and the time of a count, within about ``seconds``.
 
@@ -166,85 +167,122 @@ def estimate_count(
         Also time the real kernel on random subtrees.
     seed
         Seed for numba's generator; ``None``: from the clock.
+    walk
+        ``"orbit"`` (the default count's walk, ``mapfold.orbit_walk``; ``halve`` does not apply) or
+        ``"lunnon"`` (Lunnon's walk, halved with ``halve``).
 
     Returns
     -------
     Estimate
         ``folds_estimate`` counts every folding (as ``folds_total`` does); ``nodes_estimate`` the
-        nodes the (halved) walk visits; ``seconds_estimate`` the walk time without the symmetric total.
+        nodes the walk visits; ``seconds_estimate`` the walk time (the symmetric total's mirror walk
+        adds about 1%).
     """
+    if walk not in ("orbit", "lunnon"):
+        raise ValueError(f"walk must be 'orbit' or 'lunnon', got {walk!r}")
     shape, leaves_total, graph = _tree(shape)
     if graph is None or leaves_total < 3:
         # One leaf folds one way, two leaves two ways: nothing to estimate.
         nothing = 0.0 if timed else None
         return Estimate(list(shape), leaves_total, float(leaves_total), 0.0, 1.0, nothing, nothing, threads, 0, 0, 0.0)
-    halved = halve and leaves_total >= 3
     rng_seed = int(seed if seed is not None else time.time_ns() % (1 << 31))
+    if walk == "orbit":
+        return _estimate_orbit_walk(shape, leaves_total, threads, seconds, timed, rng_seed)
+    halved = halve and leaves_total >= 3
     started = time.perf_counter()
     probe_budget = seconds / 2 if timed else seconds
     level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
     fold_sums = np.zeros(_PROBE_BATCH, dtype=np.float64)
     root = np.zeros(leaves_total + 1, dtype=np.uint8)
     root[0], root[1] = 1, 0
-    probes = 0
-    fold_total = 0.0
-    fold_squares = 0.0
-    batch = 0
-    while probes == 0 or time.perf_counter() - started < probe_budget:
-        probe_tree(graph, root, 1, halved, _PROBE_BATCH, rng_seed + batch if batch == 0 else -1, level_sums, fold_sums)
+
+    def probe_batch(seed: int) -> np.ndarray:
+        probe_tree(graph, root, 1, halved, _PROBE_BATCH, seed, level_sums, fold_sums)
+        return fold_sums
+
+    probes, mean, folds_relative = _gather_probes(probe_batch, rng_seed, started, probe_budget)
+    nodes_by_level = level_sums / probes
+    nodes_by_level[1] = 1.0  # the root
+    leaf_below = np.zeros(leaves_total + 1, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
+    gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
+    stop_flag = np.zeros(1, dtype=np.int64)
+
+    def descend(depth: int) -> float:
+        return _descend(graph, leaf_below, leaf_above, depth, halved)
+
+    def walk_below(depth: int) -> None:
+        walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0, False)
+
+    timing = _time_subtrees(nodes_by_level, 2, descend, walk_below, seconds - probe_budget) if timed else (None, None, 0)
+    # A normalised completion of the halved walk stands for this many foldings.
+    scale = leaves_total * (2 if halved else 1)
+    return _make_estimate(shape, leaves_total, mean * scale, folds_relative, nodes_by_level, timing, threads, probes, started)
+
+
+def _gather_probes(probe_batch: Any, rng_seed: int, started: float, budget: float) -> tuple[int, float, float]:
+    """Run batches of probes for ``budget`` seconds (at least one batch).
+
+    ``probe_batch(seed)`` runs ``_PROBE_BATCH`` probes (seeding numba's generator when ``seed`` is
+    not -1) and returns each probe's fold estimate. Returns the probes run, their mean and its
+    relative standard error.
+    """
+    probes, batch, total, squares = 0, 0, 0.0, 0.0
+    while probes == 0 or time.perf_counter() - started < budget:
+        fold_sums = probe_batch(rng_seed if batch == 0 else -1)
         batch += 1
         probes += _PROBE_BATCH
-        fold_total += float(fold_sums.sum())
-        fold_squares += float((fold_sums * fold_sums).sum())
-    scale = leaves_total * (2 if halved else 1)  # a normalised completion of the halved walk stands for this many foldings
-    mean = fold_total / probes
-    variance = max(0.0, fold_squares / probes - mean * mean)
-    folds_relative = math.sqrt(variance / probes) / mean if mean > 0 else 0.0
-    nodes_by_level = level_sums / probes
-    nodes_estimate = 1.0 + float(nodes_by_level.sum())
+        total += float(fold_sums.sum())
+        squares += float((fold_sums * fold_sums).sum())
+    mean = total / probes
+    variance = max(0.0, squares / probes - mean * mean)
+    return probes, mean, (math.sqrt(variance / probes) / mean if mean > 0 else 0.0)
 
-    seconds_estimate = None
-    seconds_relative = None
-    timed_subtrees = 0
-    if timed:
-        # Time the real kernel below random nodes at the depth where subtrees are about a millisecond.
-        depth = leaves_total - 1
-        below = nodes_estimate
-        for level in range(2, leaves_total):
-            below = float(nodes_by_level[level:].sum()) / max(nodes_by_level[level], 1e-300)
-            if below <= _TIMED_SUBTREE_NODES:
-                depth = level
-                break
-        samples = []
-        leaf_below = np.zeros(leaves_total + 1, dtype=np.uint8)
-        leaf_above = np.zeros(leaves_total + 1, dtype=np.uint8)
-        gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
-        stop_flag = np.zeros(1, dtype=np.int64)
-        # Load the kernel before the clock runs (its first call reads the compiled code from disk).
-        if _descend(graph, leaf_below, leaf_above, leaves_total - 1, halved) > 0:
-            walk_subtree(graph, leaf_below, leaf_above, leaves_total - 1, gap_masks, stop_flag, halved, None, 0, False)
-        time_started = time.perf_counter()
-        while not samples or time.perf_counter() - time_started < seconds - probe_budget:
-            product = _descend(graph, leaf_below, leaf_above, depth, halved)
-            if product == 0.0:
-                samples.append(0.0)
-                continue
-            tick = time.perf_counter()
-            walk_subtree(graph, leaf_below, leaf_above, depth, gap_masks, stop_flag, halved, None, 0, False)
-            samples.append(product * (time.perf_counter() - tick))
-        timed_subtrees = len(samples)
-        values = np.asarray(samples)
-        one_thread = float(values.mean())
-        seconds_estimate = one_thread / max(1, threads)
-        seconds_relative = float(values.std() / math.sqrt(len(values)) / one_thread) if one_thread > 0 else 0.0
 
+def _time_subtrees(
+    nodes_by_level: np.ndarray, first_level: int, descend: Any, walk_below: Any, budget: float
+) -> tuple[float, float, int]:
+    """Time the real walk below random nodes at the depth where subtrees are about a millisecond.
+
+    ``descend(depth)`` puts a random path down to ``depth`` leaves in place and returns its product
+    of choices (0 at a dead end); ``walk_below(depth)`` walks the subtree below it. Returns the
+    estimated one-thread seconds of the whole walk, its relative standard error and the samples.
+    """
+    leaves_total = nodes_by_level.shape[0] - 1
+    depth = leaves_total - 1
+    for level in range(first_level, leaves_total - 1):
+        below = float(nodes_by_level[level:].sum()) / max(nodes_by_level[level], 1e-300)
+        if below <= _TIMED_SUBTREE_NODES:
+            depth = level
+            break
+    # Load the walk before the clock runs (its first call reads the compiled code from disk).
+    if descend(leaves_total - 1) > 0:
+        walk_below(leaves_total - 1)
+    samples: list[float] = []
+    started = time.perf_counter()
+    while not samples or time.perf_counter() - started < budget:
+        product = descend(depth)
+        if product == 0.0:
+            samples.append(0.0)
+            continue
+        tick = time.perf_counter()
+        walk_below(depth)
+        samples.append(product * (time.perf_counter() - tick))
+    values = np.asarray(samples)
+    one_thread = float(values.mean())
+    relative = float(values.std() / math.sqrt(len(values)) / one_thread) if one_thread > 0 else 0.0
+    return one_thread, relative, len(samples)
+
+
+def _make_estimate(shape, leaves_total, folds, folds_relative, nodes_by_level, timing, threads, probes, started) -> Estimate:
+    one_thread, seconds_relative, timed_subtrees = timing
     return Estimate(
         shape=list(shape),
         leaves=leaves_total,
-        folds_estimate=mean * scale,
+        folds_estimate=folds,
         folds_relative_error=folds_relative,
-        nodes_estimate=nodes_estimate,
-        seconds_estimate=seconds_estimate,
+        nodes_estimate=float(nodes_by_level.sum()),
+        seconds_estimate=None if one_thread is None else one_thread / max(1, threads),
         seconds_relative_error=seconds_relative,
         threads=threads,
         probes=probes,
@@ -311,6 +349,102 @@ def _orbit_subtree_weights(order, neighbours, jumps, constraint_start, prefix_ma
     return weights
 
 
+def _orbit_tasks(sides: tuple[int, ...]) -> Any:
+    """The orbit walk's representatives at its reduction depth (no further split)."""
+    from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks
+
+    return split_orbit_tasks(make_orbit_plan(sides), 1, 1)
+
+
+@njit(nogil=True, cache=True)
+def _orbit_probes(
+    order, neighbours, jumps, constraint_start, prefix_masks, task_rows, weights, placed, probes, seed, level_sums, fold_sums
+):
+    """Knuth probes of the orbit walk's tree: each from a uniformly chosen task (so the product starts
+    at the number of tasks). ``level_sums[k]`` gains the estimate of the nodes with ``k`` leaves
+    placed; ``fold_sums[probe]`` the probe's estimate of the weighted complete cycles.
+    """
+    if seed >= 0:
+        np.random.seed(seed)
+    leaves_total = task_rows.shape[1]
+    leaf_below = np.empty(leaves_total, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
+    for probe in range(probes):
+        task = np.random.randint(0, task_rows.shape[0])
+        leaf_below[:] = task_rows[task]
+        cycle_above(leaf_below, leaf_above, order[0])
+        product = float(task_rows.shape[0])
+        cycles = 0.0
+        for position in range(placed, leaves_total):
+            gaps = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+            if position == leaves_total - 1:
+                cycles = product * popcount(gaps) * weights[task]
+                break
+            if gaps == 0:
+                break
+            product *= popcount(gaps)
+            level_sums[position + 1] += product
+            insert_leaf(leaf_below, leaf_above, order[position], _random_gap(gaps))
+        fold_sums[probe] = cycles
+
+
+@njit(nogil=True, cache=True)
+def _orbit_descend(
+    order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed, depth, leaf_below, leaf_above
+) -> float:
+    """A random task, then random gaps down to ``depth`` leaves placed: the product of choices, or 0."""
+    task = np.random.randint(0, task_rows.shape[0])
+    leaf_below[:] = task_rows[task]
+    cycle_above(leaf_below, leaf_above, order[0])
+    product = float(task_rows.shape[0])
+    for position in range(placed, depth):
+        gaps = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+        if gaps == 0:
+            return 0.0
+        product *= popcount(gaps)
+        insert_leaf(leaf_below, leaf_above, order[position], _random_gap(gaps))
+    return product
+
+
+def _estimate_orbit_walk(shape, leaves_total: int, threads: int, seconds: float, timed: bool, rng_seed: int) -> Estimate:
+    """``estimate_count`` for the orbit walk: the same estimators over its (reduced) tree."""
+    from mapfold.orbit_walk import walk_orbit_subtree
+
+    started = time.perf_counter()
+    tasks = _orbit_tasks(counted_sides(tuple(shape)))
+    plan = tasks.plan
+    tables = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    placed = tasks.placed_leaves
+    probe_budget = seconds / 2 if timed else seconds
+    level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
+    fold_sums = np.zeros(_PROBE_BATCH, dtype=np.float64)
+    weights = tasks.weights.astype(np.float64)
+
+    def probe_batch(seed: int) -> np.ndarray:
+        _orbit_probes(*tables, tasks.leaf_below, weights, placed, _PROBE_BATCH, seed, level_sums, fold_sums)
+        return fold_sums
+
+    probes, mean, folds_relative = _gather_probes(probe_batch, rng_seed, started, probe_budget)
+    nodes_by_level = level_sums / probes
+    nodes_by_level[placed] = len(tasks)
+    leaf_below = np.zeros(leaves_total, dtype=np.uint8)
+    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
+    gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
+    stop_flag = np.zeros(1, dtype=np.int64)
+
+    def descend(depth: int) -> float:
+        return _orbit_descend(*tables, tasks.leaf_below, placed, depth, leaf_below, leaf_above)
+
+    def walk_below(depth: int) -> None:
+        walk_orbit_subtree(*tables, leaf_below, leaf_above, depth, gap_masks, stop_flag)
+
+    timing = _time_subtrees(nodes_by_level, placed, descend, walk_below, seconds - probe_budget) if timed else (None, None, 0)
+    # The probes estimate weighted complete cycles; each cycle is ``N`` foldings.
+    return _make_estimate(
+        shape, leaves_total, mean * leaves_total, folds_relative, nodes_by_level, timing, threads, probes, started
+    )
+
+
 #: A floor on the walk's speed on one thread (nodes per second; this machine does 2e7 to 6e7): a
 #: tree smaller than this times the limit cannot take longer, so ``likely_over`` stops there.
 _SLOWEST_NODES_PER_SECOND = 5.0e6
@@ -329,11 +463,25 @@ def likely_over(shape: tuple[int, ...] | list[int], threads: int | None, seconds
     if graph is None or leaves_total < 3:
         return None
     threads = threads if threads is not None else available_cpus()
+    # The default count's walk: the orbit walk's tree.
+    tasks = _orbit_tasks(counted_sides(tuple(shape)))
+    plan = tasks.plan
     level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
-    root = np.zeros(leaves_total + 1, dtype=np.uint8)
-    root[0], root[1] = 1, 0
-    probe_tree(graph, root, 1, True, _QUICK_PROBES, 7, level_sums, np.zeros(_QUICK_PROBES))
-    nodes = 1.0 + float(level_sums.sum()) / _QUICK_PROBES
+    _orbit_probes(
+        plan.order,
+        plan.neighbours,
+        plan.jumps,
+        plan.constraint_start,
+        plan.prefix_masks,
+        tasks.leaf_below,
+        tasks.weights.astype(np.float64),
+        tasks.placed_leaves,
+        _QUICK_PROBES,
+        7,
+        level_sums,
+        np.zeros(_QUICK_PROBES),
+    )
+    nodes = len(tasks) + float(level_sums.sum()) / _QUICK_PROBES
     if nodes / threads < _SLOWEST_NODES_PER_SECOND * seconds / 10:  # a margin for a poor quick estimate
         return None
     estimate = estimate_count(shape, threads=threads, seconds=1.0)

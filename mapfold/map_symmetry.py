@@ -99,8 +99,9 @@ class MapSymmetry:
         After the prefix the walk reduces at, the order only has to be fixed, not closed: each next
         leaf is the one with the most map neighbours already placed (the most creases to check, so
         the fewest gaps), the lowest-numbered on a tie. On 5x6 and 4x7 that walks the same counts
-        in 1.5-1.75x less time than continuing shell by shell. Only the closed prefixes up to
-        ``fixed`` (and the whole map) stay closed.
+        in 1.5-1.75x less time than continuing shell by shell. The closed prefixes up to ``fixed``
+        stay closed; later ones are whichever prefixes of the new order the group happens to keep
+        (on a square, the centre block once its corners are in), found by testing each.
         """
         coordinates = leaf_coordinates(self.sides)
         leaves_total = len(self.order)
@@ -126,7 +127,7 @@ class MapSymmetry:
                     key=lambda leaf: (placed_neighbours[leaf], -leaf),
                 )
             )
-        closed = tuple(k for k in self.closed_prefixes if k <= fixed or k == len(self.order))
+        closed = tuple(k for k in self.closed_prefixes if k <= fixed) + _closed_prefixes_after(order, self.permutations, fixed)
         return MapSymmetry(
             sides=self.sides,
             mode=self.mode,
@@ -134,6 +135,19 @@ class MapSymmetry:
             order=np.array(order, dtype=np.int64),
             closed_prefixes=closed,
         )
+
+
+def _closed_prefixes_after(order: list[int], permutations: np.ndarray, fixed: int) -> tuple[int, ...]:
+    """Every ``k > fixed`` (up to ``len(order)``) such that every element maps ``order[:k]`` onto itself."""
+    closed = []
+    placed = np.zeros(len(order), dtype=bool)
+    placed[order[:fixed]] = True
+    for k in range(fixed + 1, len(order) + 1):
+        placed[order[k - 1]] = True
+        # The images of the placed leaves are all placed (the sets are the same size).
+        if placed[permutations[:, order[:k]]].all():
+            closed.append(k)
+    return tuple(closed)
 
 
 def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:

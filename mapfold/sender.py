@@ -1,8 +1,9 @@
 """``LeafBelowSender``: hand piles out of jitted ``nogil`` code to a Python consumer thread.
 
-Worker threads walking the tree inside nopython code call
-``sender.push(lane, leaf_below, last_leaf_gaps)`` for every node whose only missing leaf is the
-last one; a consumer thread takes what they pushed in batches and hands each batch to a handler (a
+Worker threads walking a tree inside nopython code call
+``sender.push(lane, leaf_below, last_leaf_gaps)`` with a pile that lacks only its last leaf and the
+gaps where that leaf completes it (the mirror walk sends each folding it builds so; Lunnon's walk
+sends the nodes its gate lets through); a consumer thread takes what they pushed in batches and hands each batch to a handler (a
 Python callable that calls a jitted ``nogil`` function, so one Python call serves thousands of
 piles). No object mode is involved: the sender is a numba extension type whose native form is five
 numpy arrays.

@@ -309,14 +309,7 @@ def _work_through_orbit_subset(
 
 @njit(nogil=True, cache=True)
 def _work_through_mirror_subset(
-    order,
-    kinds,
-    mirror,
-    neighbours,
-    jumps,
-    constraint_start,
-    prefix_masks,
-    gap_bits,
+    tables,
     task_rows,
     placed,
     pending,
@@ -331,9 +324,10 @@ def _work_through_mirror_subset(
 ) -> int:
     """One worker's share of the mirror walk: claim pending tasks, push every folding they hold.
 
-    As ``_work_through_tasks``: ``task_found[task]`` (the self-mirrored foldings pushed; published
-    last, with a release store) after ``task_pushed[task]`` (the rows the lane had published when
-    the task ended) and ``task_lane[task]``. Returns 0, or ``WALK_ABORTED``.
+    ``tables`` is ``MirrorPlan.tables()``. As ``_work_through_tasks``: ``task_found[task]`` (the
+    self-mirrored foldings pushed; published last, with a release store) after ``task_pushed[task]``
+    (the rows the lane had published when the task ended) and ``task_lane[task]``. Returns 0, or
+    ``WALK_ABORTED``.
     """
     width = task_rows.shape[1]
     leaf_below = np.empty(width, dtype=np.uint8)
@@ -349,24 +343,7 @@ def _work_through_mirror_subset(
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         cycle_above(leaf_below, leaf_above, width - 1)
-        found = walk_mirror_subtree(
-            order,
-            kinds,
-            mirror,
-            neighbours,
-            jumps,
-            constraint_start,
-            prefix_masks,
-            gap_bits,
-            leaf_below,
-            leaf_above,
-            placed,
-            gap_masks,
-            stop_flag,
-            sender,
-            lane,
-            row,
-        )
+        found = walk_mirror_subtree(tables, leaf_below, leaf_above, placed, gap_masks, stop_flag, sender, lane, row)
         if found == WALK_ABORTED:
             return WALK_ABORTED
         task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
@@ -482,7 +459,7 @@ class OrbitRun:
         def run_share(index: int, bar, next_task: np.ndarray, stop_flag: np.ndarray) -> int:
             if len(self.mirror_pending):
                 status = _work_through_mirror_subset(
-                    *mirror.plan.tables(),
+                    mirror.plan.tables(),
                     mirror.leaf_below,
                     mirror.placed_leaves,
                     self.mirror_pending,

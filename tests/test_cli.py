@@ -186,3 +186,9 @@ def test_interrupt_stops_every_thread_and_prints_no_total():
     assert stdout == ""
     assert "interrupted" in stderr
     assert "Traceback" not in stderr
+
+
+def test_the_table_names_the_walks():
+    assert "orbit + mirror (symmetric)" in runner.invoke(app, ["count", "2x5"]).stdout
+    without = runner.invoke(app, ["count", "2x5", "--no-symmetric"]).stdout
+    assert "orbit" in without and "mirror" not in without

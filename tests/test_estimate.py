@@ -24,8 +24,9 @@ FOLDS_8X8 = 162_403_827_553_180_928
         ((5, 5), VALUES["A001418"][5]),
     ],
 )
-def test_folds_estimate_within_a_factor_of_2_at_the_default_time(shape, expected):
-    estimate = estimate_count(shape, threads=2)
+@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
+def test_folds_estimate_within_a_factor_of_2_at_the_default_time(shape, expected, walk):
+    estimate = estimate_count(shape, threads=2, walk=walk)
     assert expected / 2 <= estimate.folds_estimate <= expected * 2
     assert estimate.nodes_estimate > 0 and estimate.seconds_estimate > 0
 
@@ -33,6 +34,14 @@ def test_folds_estimate_within_a_factor_of_2_at_the_default_time(shape, expected
 def test_8x8_within_a_factor_of_10():
     estimate = estimate_count((8, 8), threads=2, timed=False)
     assert FOLDS_8X8 / 10 <= estimate.folds_estimate <= FOLDS_8X8 * 10
+
+
+def test_the_orbit_walk_estimate_sees_the_smaller_tree():
+    """3x3x3's 48 symmetries (x2 for turning over) cut the tree the default count walks."""
+    orbit = estimate_count((3, 3, 3), threads=1, seconds=0.5, timed=False)
+    lunnon = estimate_count((3, 3, 3), threads=1, seconds=0.5, timed=False, walk="lunnon")
+    assert orbit.nodes_estimate < lunnon.nodes_estimate / 8
+    assert VALUES["A195646"][3] / 2 <= orbit.folds_estimate <= VALUES["A195646"][3] * 2
 
 
 def test_tiny_maps_are_exact():

@@ -49,7 +49,7 @@ def walk_mirrors(sides: tuple[int, ...], send: bool, wanted_tasks: int = 4) -> t
     sender = LeafBelowSender(tasks.plan.leaves_total + 1, collect, lanes=1) if send else None
     with ProgressBar(total=max(1, len(tasks)), disable=True) as bar:
         found = work_through_mirror_tasks(
-            *tasks.plan.tables(),
+            tasks.plan.tables(),
             tasks.leaf_below,
             tasks.placed_leaves,
             np.zeros(1, dtype=np.int64),

@@ -20,12 +20,14 @@ from mapfold import count_folds
 from mapfold.journal import JournalError
 from mapfold.kernel import WALK_ABORTED
 from mapfold.map_symmetry import leaf_coordinates, map_symmetry
-from mapfold.oeis import VALUES
+from mapfold.oeis import VALUES, known_folds
 from mapfold.orbit_walk import (
     canonical_codes,
     cycle_above,
+    last_leaf_completions,
     make_orbit_plan,
     orbit_children,
+    orbit_gaps,
     orbit_root,
     split_orbit_tasks,
     walk_orbit_subtree,
@@ -131,18 +133,20 @@ def test_groups_of_each_family():
     assert (map_symmetry((2,) * 6).group_order, map_symmetry((2,) * 6).mode) == (720, "corner")
 
 
-@pytest.mark.parametrize("sides", [(3, 4), (4, 4), (2, 2, 2, 2), (3, 5), (2, 7)], ids=shape_id)
+@pytest.mark.parametrize("sides", [(3, 4), (4, 4), (2, 2, 2, 2), (3, 5), (2, 7), (3, 7)], ids=shape_id)
 def test_orbit_weights_add_up_to_every_node_and_to_the_total(sides):
     """The weights count every node at the reduction depth; weighted subtrees give the full count."""
-    plan = make_orbit_plan(sides)
-    tasks = split_orbit_tasks(plan, threads=1, tasks_per_thread=1)
-    assert tasks.reduced_at in plan.symmetry.closed_prefixes
+    tasks = split_orbit_tasks(make_orbit_plan(sides), threads=1, tasks_per_thread=1)
+    plan = tasks.plan  # the order the tasks were listed in
+    assert tasks.placed_leaves == tasks.reduced_at
+    prefix = set(plan.order[: tasks.reduced_at].tolist())
+    assert all({int(image[leaf]) for leaf in prefix} == prefix for image in plan.symmetry.permutations)
     assert tasks.orbits < tasks.nodes_at_reduction
     nodes, placed = orbit_root(plan), 1
     while placed < tasks.placed_leaves:
         nodes, _ = orbit_children(plan, nodes, placed)
         placed += 1
-    assert int(tasks.weights.sum()) == len(nodes)
+    assert int(tasks.weights.sum()) == len(nodes) == tasks.nodes_at_reduction
     # Each node of an orbit has as many completions as its representative.
     codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
     task_codes = canonical_codes(tasks.leaf_below, placed, int(plan.order[0]), plan.symmetry.permutations)
@@ -159,6 +163,46 @@ def test_orbit_weights_add_up_to_every_node_and_to_the_total(sides):
     by_code = {bytes(code): completions(node) for code, node in zip(task_codes, tasks.leaf_below, strict=True)}
     for code, node in zip(codes, nodes, strict=True):
         assert completions(node) == by_code[bytes(code)]
+    # Weighted representatives give the oracle's total (tasks count cycles: folds over N).
+    weighted = sum(int(w) * by_code[bytes(code)] for w, code in zip(tasks.weights, task_codes, strict=True))
+    assert weighted * plan.leaves_total == known_folds(sides)[2]
+
+
+def test_a_rectangle_reduces_again_where_the_greedy_order_closes():
+    """3 x 7: the tail order's prefix of 15 leaves is closed too, and the planner reduces there."""
+    plan = make_orbit_plan((3, 7))
+    tasks = split_orbit_tasks(plan, threads=1, tasks_per_thread=1)
+    assert tasks.reduced_at not in plan.symmetry.closed_prefixes
+    assert tasks.reduced_at in tasks.plan.symmetry.closed_prefixes
+    assert count_folds((3, 7), threads=2, symmetric=False).folds_total == VALUES["A001416"][7]
+
+
+@pytest.mark.parametrize("sides", [(7,), (2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
+def test_last_two_leaves_counted_without_inserting_match_inserting_them(sides):
+    """At every node lacking two leaves: the virtual insertion counts what real insertions count."""
+    plan = make_orbit_plan(sides)
+    args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    last = plan.leaves_total - 1
+    nodes, placed = orbit_root(plan), 1
+    while placed < last - 1:
+        nodes, _ = orbit_children(plan, nodes, placed)
+        placed += 1
+    final, second_last = int(plan.order[last]), int(plan.order[last - 1])
+    leaf_above = np.zeros(plan.leaves_total, dtype=np.uint8)
+    counted = 0
+    for node in nodes:
+        gaps = int(orbit_gaps(*args, last - 1, node))
+        inserted = 0
+        for gap in (bit for bit in range(plan.leaves_total) if gaps >> bit & 1):
+            pile = node.copy()
+            pile[second_last], pile[gap] = pile[gap], second_last
+            inserted += bin(int(orbit_gaps(*args, last, pile))).count("1")
+        pile = node.copy()
+        pile[final] = final
+        cycle_above(pile, leaf_above, plan.order[0])
+        assert last_leaf_completions(*args, pile, np.uint64(gaps)) == inserted
+        counted += inserted
+    assert counted * plan.leaves_total == known_folds(sides)[2]
 
 
 def test_stop_flag_aborts_an_orbit_walk():
