@@ -59,7 +59,6 @@ from math import prod
 import numpy as np
 from numba import njit
 
-from mapfold.atomics import atomic_add
 from mapfold.bit_ops import lowest_bit_index, popcount
 from mapfold.kernel import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 from mapfold.map_symmetry import leaf_coordinates, map_symmetry
@@ -410,40 +409,3 @@ def split_mirror_tasks(sides: tuple[int, ...], wanted: int) -> MirrorTasks:
         nodes = _mirror_children(plan.tables(), nodes, placed)
         placed += 1
     return MirrorTasks(leaf_below=nodes, placed_leaves=placed, plan=plan)
-
-
-@njit(nogil=True, cache=True)
-def work_through_mirror_tasks(
-    tables,
-    task_rows,
-    placed,
-    next_task,
-    stop_flag,
-    progress,
-    sender,
-    lane,
-) -> int:
-    """One worker's share: claim mirror tasks until none are left; return the foldings they hold.
-
-    ``tables`` is ``MirrorPlan.tables()``.
-    Returns ``WALK_ABORTED`` as soon as a walk stops early.
-    """
-    width = task_rows.shape[1]
-    leaf_below = np.empty(width, dtype=np.uint8)
-    leaf_above = np.zeros(width, dtype=np.uint8)
-    gap_masks = np.zeros(width, dtype=np.uint64)
-    row = np.zeros(width, dtype=np.uint8)
-    found = 0
-    while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        task = atomic_add(next_task, 0, 1)
-        if task >= task_rows.shape[0]:
-            return found
-        leaf_below[:] = task_rows[task]
-        cycle_above(leaf_below, leaf_above, width - 1)
-        below = walk_mirror_subtree(tables, leaf_below, leaf_above, placed, gap_masks, stop_flag, sender, lane, row)
-        if below == WALK_ABORTED:
-            return WALK_ABORTED
-        found += below
-        progress.update(1)

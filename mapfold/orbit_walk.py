@@ -69,7 +69,6 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from mapfold.atomics import atomic_add
 from mapfold.bit_ops import lowest_bit_index, popcount
 from mapfold.kernel import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 from mapfold.map_symmetry import MapSymmetry, leaf_coordinates, leaf_of, map_symmetry
@@ -545,44 +544,3 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
         nodes_at_reduction=nodes_at_reduction,
         orbits=orbits,
     )
-
-
-@njit(nogil=True, cache=True)
-def work_through_orbit_tasks(
-    order,
-    neighbours,
-    jumps,
-    constraint_start,
-    prefix_masks,
-    task_rows,
-    placed,
-    results,
-    next_task,
-    stop_flag,
-    progress,
-    task_work,
-) -> int:
-    """One worker's share: claim tasks until none are left, storing each task's completions.
-
-    The bar moves by ``task_work[task]`` per task (its estimated size). Returns 0, or
-    ``WALK_ABORTED`` as soon as a walk stops early.
-    """
-    leaves_total = task_rows.shape[1]
-    leaf_below = np.empty(leaves_total, dtype=np.uint8)
-    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
-    gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
-    while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        task = atomic_add(next_task, 0, 1)
-        if task >= task_rows.shape[0]:
-            return 0
-        leaf_below[:] = task_rows[task]
-        cycle_above(leaf_below, leaf_above, order[0])
-        found = walk_orbit_subtree(
-            order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, leaf_above, placed, gap_masks, stop_flag
-        )
-        if found == WALK_ABORTED:
-            return WALK_ABORTED
-        results[task] = found
-        progress.update(task_work[task])

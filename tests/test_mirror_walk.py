@@ -12,12 +12,12 @@ import functools
 import numpy as np
 import pytest
 from brute_force import crease_pairs, interleaved, mirror_centres, valid_piles
-from numba_progress import ProgressBar
 from test_brute_force import ordered_factorizations
 
 import mapfold.unit_runner as unit_runner
 from mapfold import count_folds
-from mapfold.mirror_walk import make_mirror_plan, mirror_of, split_mirror_tasks, work_through_mirror_tasks
+from mapfold.kernel import cycle_above
+from mapfold.mirror_walk import make_mirror_plan, mirror_of, split_mirror_tasks, walk_mirror_subtree
 from mapfold.oeis import VALUES
 from mapfold.sender import LeafBelowSender, SenderError
 
@@ -46,18 +46,19 @@ def walk_mirrors(sides: tuple[int, ...], send: bool, wanted_tasks: int = 4) -> t
             assert int(mask) & (int(mask) - 1) == 0  # one completion per row
             piles.append(pile_from_row(row, int(mask).bit_length() - 1))
 
-    sender = LeafBelowSender(tasks.plan.leaves_total + 1, collect, lanes=1) if send else None
-    with ProgressBar(total=max(1, len(tasks)), disable=True) as bar:
-        found = work_through_mirror_tasks(
-            tasks.plan.tables(),
-            tasks.leaf_below,
-            tasks.placed_leaves,
-            np.zeros(1, dtype=np.int64),
-            np.zeros(1, dtype=np.int64),
-            bar,
-            sender,
-            0,
+    width = tasks.plan.leaves_total + 1
+    sender = LeafBelowSender(width, collect, lanes=1) if send else None
+    leaf_below, leaf_above = np.empty(width, dtype=np.uint8), np.zeros(width, dtype=np.uint8)
+    gap_masks, row, stop_flag = np.zeros(width, dtype=np.uint64), np.zeros(width, dtype=np.uint8), np.zeros(1, dtype=np.int64)
+    found = 0
+    for task in tasks.leaf_below:
+        leaf_below[:] = task
+        cycle_above(leaf_below, leaf_above, width - 1)
+        below = walk_mirror_subtree(
+            tasks.plan.tables(), leaf_below, leaf_above, tasks.placed_leaves, gap_masks, stop_flag, sender, 0, row
         )
+        assert below >= 0
+        found += below
     if sender is not None:
         sender.close()
     return found, piles
