@@ -27,6 +27,27 @@ def client():
         yield dask_client
 
 
+@pytest.fixture
+def many_units(monkeypatch):
+    """Cut even a small count into 16 units per thread, as a long count is, for the fault tests."""
+    import mapfold.dask_front as dask_front
+
+    monkeypatch.setattr(dask_front, "MIN_UNIT_NODES", 0.0)
+
+
+def test_units_follow_the_work():
+    import numpy as np
+
+    from mapfold.dask_front import MIN_UNIT_NODES, UNITS_PER_THREAD, _deal_units
+
+    small = _deal_units(np.full(1000, MIN_UNIT_NODES / 1000), threads=4)  # one unit's worth in all
+    assert len(small) == 4  # still one per thread
+    big = _deal_units(np.arange(1, 5001, dtype=np.float64) * MIN_UNIT_NODES, threads=4)
+    assert len(big) == UNITS_PER_THREAD * 4
+    for units, tasks in ((small, 1000), (big, 5000)):
+        assert sorted(np.concatenate(units).tolist()) == list(range(tasks))  # each task in one unit
+
+
 @pytest.mark.parametrize(
     "shape, sequence, index",
     [((2, 7), "A001415", 7), ((1, 15), "A000136", 15), ((3, 4), "A001416", 4), ((2, 2, 2, 2), "A001417", 4)],
@@ -54,7 +75,7 @@ def test_strip_symmetric_total_on_the_cluster(client, walk):
     assert (result.folds_total, result.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
 
 
-def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
+def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path, many_units):
     pids = list(client.run(os.getpid).values())
     journal = tmp_path / "2x14.journal"
     killed_at: list[float] = []
@@ -86,7 +107,7 @@ def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path):
 
 
 @pytest.mark.parametrize("walk", ["orbit", "lunnon"])
-def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, walk):
+def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, walk, many_units):
     journal = tmp_path / "1x17.journal"
     stop = threading.Event()
 
