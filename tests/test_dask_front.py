@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,3 +153,89 @@ def test_a_bad_scheduler_address_is_one_line_and_exit_2_within_seconds(address):
     assert time.monotonic() - started < 15  # interpreter start and imports included
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mapfold: error: ")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test certificates")
+def test_a_tls_scheduler_with_dasks_own_configuration(tmp_path):
+    """`--scheduler tls://...` with the certificates in Dask's configuration (here its environment variables)."""
+
+    def openssl(*arguments: str) -> None:
+        subprocess.run(["openssl", *arguments], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+
+    # A throw-away CA and one certificate for the scheduler, the worker and the client.
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=ca",
+    )
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=127.0.0.1")
+    (tmp_path / "names.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(
+        "x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+        "-out", "cert.pem", "-days", "1", "-extfile", "names.cnf",
+    )  # fmt: skip
+    environment = dict(os.environ, DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION="True")
+    environment["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"] = str(tmp_path / "ca.pem")
+    for role in ("SCHEDULER", "WORKER", "CLIENT"):
+        environment[f"DASK_DISTRIBUTED__COMM__TLS__{role}__CERT"] = str(tmp_path / "cert.pem")
+        environment[f"DASK_DISTRIBUTED__COMM__TLS__{role}__KEY"] = str(tmp_path / "key.pem")
+    scheduler_command = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = [
+        subprocess.Popen(
+            [
+                *scheduler_command,
+                "--protocol",
+                "tls",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+                str(scheduler_file),
+            ]
+            + ["--no-dashboard"],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tls://")
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard"],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        completed = subprocess.run(
+            [sys.executable, "-m", "mapfold", "count", "2x6", "--scheduler", address, "--json", "--no-progress"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert completed.returncode == 0, completed.stderr
+        result = json.loads(completed.stdout)
+        assert result["folds_total"] == VALUES["A001415"][6]
+        assert result["threads"] == 1  # the TLS worker did the count
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait(timeout=30)
