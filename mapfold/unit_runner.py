@@ -1,12 +1,16 @@
-"""The unit runner: the jitted worker loop over a list of tasks, and the threads that run it.
+"""The unit runner: the jitted worker loops over a list of tasks, and the threads that run them.
 
-Shared by both fronts: the local front (``mapfold.local_front``) runs it over every pending task on
-this machine's threads; the Dask front (``mapfold.dask_front``) runs it over one unit's tasks on a
-worker. Each worker thread makes one call into ``_work_through_tasks``, a jitted ``nogil`` loop that
-claims tasks with an atomic counter (so no thread waits for another, and the GIL is never taken),
-walks each one with the kernel, and ticks the progress bar from inside nopython code. When the
-symmetric total is wanted, the workers also push the nodes the kernel's gate lets through into a
-``LeafBelowSender``, whose consumer thread gathers the symmetric centres as the walk goes.
+Shared by both fronts: the local front (``mapfold.local_front``) runs them over every pending task
+on this machine's threads; the Dask front (``mapfold.dask_front``) runs them over one unit's tasks
+on a worker. Each worker thread makes one call into a jitted ``nogil`` loop that claims tasks with
+an atomic counter (so no thread waits for another, and the GIL is never taken), walks each one, and
+ticks the progress bar from inside nopython code:
+
+* the default walks (``OrbitRun``): ``_work_through_mirror_subset`` pushes every folding the mirror
+  walk builds into a ``LeafBelowSender``, whose consumer thread checks each one
+  (``MirroredFoldingsCheck``); then ``_work_through_orbit_subset`` counts the orbit walk's cycles;
+* Lunnon's walk (``run_task_subset``, ``_work_through_tasks``): the kernel, pushing the nodes its
+  gate lets through when the symmetric total is wanted.
 
 Failures end the run with an error: a worker that raises, a consumer that raises (producers waiting
 on a full ring are released), or an interrupt, each sets the shared stop flag that every walk
