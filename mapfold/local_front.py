@@ -47,7 +47,7 @@ from mapfold.tasks import (
     split_tasks,
     task_digest,
 )
-from mapfold.unit_runner import OrbitRun, _run_workers, mirror_centre_weight
+from mapfold.unit_runner import OrbitRun, _run_workers, lunnon_share, mirror_centre_weight
 
 #: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
 #: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
@@ -487,24 +487,29 @@ def _count_tasks(
     interrupted = False
     try:
         _run_workers(
-            connection_graph,
-            tasks.leaf_below,
-            pending,
-            tasks.placed_leaves,
-            halved,
-            threads,
+            lunnon_share(
+                connection_graph,
+                tasks.leaf_below,
+                pending,
+                tasks.placed_leaves,
+                halved,
+                next_task,
+                task_work,
+                sender,
+                task_completions,
+                task_pushed,
+                task_lane,
+                gate,
+            ),
+            min(threads, len(pending)),
             sender,
+            int(task_work.sum()),
             progress,
             progress_file,
             stop_event,
-            next_task,
-            task_work,
-            task_completions,
-            task_pushed,
-            task_lane,
             keeper.poll,
-            gate,
             stop_flag,
+            "walk (estimated tree nodes)",
         )
     except KeyboardInterrupt:
         interrupted = True

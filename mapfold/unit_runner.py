@@ -109,25 +109,33 @@ def run_task_subset(connection_graph, tasks, pending, halved, threads, symmetric
     sender = LeafBelowSender(tasks.leaf_below.shape[1], handler, lanes=threads) if symmetric else None
     task_completions = np.full(len(tasks), -1, dtype=np.int64)
     scratch = np.zeros(len(tasks), dtype=np.int64)
+    task_work = np.ones(len(pending), dtype=np.uint64)
+    share = lunnon_share(
+        connection_graph,
+        tasks.leaf_below,
+        pending,
+        tasks.placed_leaves,
+        halved,
+        np.zeros(1, dtype=np.int64),
+        task_work,
+        sender,
+        task_completions,
+        scratch,
+        scratch.copy(),
+        gate,
+    )
     try:
         _run_workers(
-            connection_graph,
-            tasks.leaf_below,
-            pending,
-            tasks.placed_leaves,
-            halved,
-            threads,
+            share,
+            min(threads, max(1, len(pending))),
             sender,
+            len(pending),
             False,
             None,
             None,
-            np.zeros(1, dtype=np.int64),
-            np.ones(len(pending), dtype=np.uint64),
-            task_completions,
-            scratch,
-            scratch.copy(),
             lambda: None,
-            gate,
+            np.zeros(1, dtype=np.int64),
+            "walk (estimated tree nodes)",
         )
     finally:
         if sender is not None:
@@ -139,43 +147,67 @@ def run_task_subset(connection_graph, tasks, pending, halved, threads, symmetric
     return task_completions[pending], (handler.centres[pending].copy() if handler is not None else None)
 
 
-def _run_workers(
+def lunnon_share(
     connection_graph,
     task_rows,
     pending,
     placed_leaves,
     halved,
-    threads,
-    sender,
-    progress,
-    progress_file,
-    stop_event,
     next_task,
     task_work,
+    sender,
     task_completions,
     task_pushed,
     task_lane,
-    poll,
     gate,
-    stop_flag=None,
-    run_share=None,
-    bar_description: str = "walk (estimated tree nodes)",
-) -> int:
-    """Run ``threads`` workers over the pending tasks; return the summed completions or raise.
+):
+    """Each worker's whole share of Lunnon's walk, for ``_run_workers``: one call into ``_work_through_tasks``."""
 
-    ``stop_flag`` (shared with the sender's waiting producers) is made here when not given.
-    ``run_share(index, bar, next_task, stop_flag) -> int``, when given, replaces Lunnon's
-    ``_work_through_tasks`` as each worker's whole share (the orbit walk's loop); it returns
-    ``WALK_ABORTED`` when it stopped early.
+    def share(index: int, bar, stop_flag: np.ndarray) -> int:
+        return _work_through_tasks(
+            connection_graph,
+            task_rows,
+            pending,
+            placed_leaves,
+            halved,
+            next_task,
+            stop_flag,
+            bar,
+            task_work,
+            sender,
+            index,
+            task_completions,
+            task_pushed,
+            task_lane,
+            gate,
+        )
+
+    return share
+
+
+def _run_workers(
+    share,
+    threads: int,
+    sender,
+    bar_total: int,
+    progress: bool,
+    progress_file,
+    stop_event,
+    poll,
+    stop_flag: np.ndarray,
+    bar_description: str,
+) -> int:
+    """Run ``threads`` workers, each making one call ``share(index, bar, stop_flag)``; return their sum or raise.
+
+    A share is one worker's whole part of the run (a jitted loop that claims tasks until none are
+    left) and returns ``WALK_ABORTED`` when it stopped early. ``stop_flag`` is shared with the
+    sender's waiting producers; ``poll()`` is called every 0.1 s from this thread.
     """
-    if stop_flag is None:
-        stop_flag = np.zeros(1, dtype=np.int64)
     results: list[int | None] = [None] * threads
     errors: list[BaseException] = []
-    threads = min(threads, max(1, len(pending)))
 
     with ProgressBar(
-        total=int(task_work.sum()),
+        total=bar_total,
         file=progress_file if progress_file is not None else sys.stderr,
         disable=not progress,
         unit=" nodes",
@@ -191,26 +223,7 @@ def _run_workers(
         def work(index: int) -> None:
             all_started.wait()
             try:
-                if run_share is not None:
-                    results[index] = run_share(index, bar, next_task, stop_flag)
-                    return
-                results[index] = _work_through_tasks(
-                    connection_graph,
-                    task_rows,
-                    pending,
-                    placed_leaves,
-                    halved,
-                    next_task,
-                    stop_flag,
-                    bar,
-                    task_work,
-                    sender,
-                    index,
-                    task_completions,
-                    task_pushed,
-                    task_lane,
-                    gate,
-                )
+                results[index] = share(index, bar, stop_flag)
             except BaseException as error:  # noqa: BLE001 - reported by the runner below
                 errors.append(error)
                 stop_flag[0] = 1
@@ -258,7 +271,6 @@ def _run_workers(
         raise WorkerError(f"a worker thread failed: {errors[0]!r}") from errors[0]
     if sender is not None:
         sender.check()
-    results = results[:threads]
     if any(result is None or result == WALK_ABORTED for result in results):
         raise WorkerError("a worker stopped before finishing its tasks")
     return sum(int(result) for result in results)
@@ -460,7 +472,9 @@ class OrbitRun:
         next_mirror_task = np.zeros(1, dtype=np.int64)
         mirror = self.mirror_tasks
 
-        def run_share(index: int, bar, next_task: np.ndarray, stop_flag: np.ndarray) -> int:
+        next_task = np.zeros(1, dtype=np.int64)
+
+        def run_share(index: int, bar, stop_flag: np.ndarray) -> int:
             if len(self.mirror_pending):
                 status = _work_through_mirror_subset(
                     mirror.plan.tables(),
@@ -504,27 +518,17 @@ class OrbitRun:
         interrupted = False
         try:
             _run_workers(
-                None,
-                None,
-                np.arange(max(len(self.orbit_pending), len(self.mirror_pending), 1), dtype=np.int64),  # sizes the threads
-                0,
-                False,
-                self.threads,
+                run_share,
+                min(self.threads, max(len(self.orbit_pending), len(self.mirror_pending))),
                 self.sender,
+                # The bar's total: the orbit tasks' estimated nodes, and one for each (small) mirror task.
+                int(task_work[self.orbit_pending].sum()) + len(self.mirror_pending),
                 progress,
                 progress_file,
                 stop_event,
-                np.zeros(1, dtype=np.int64),
-                # The bar's total: the orbit tasks' estimated nodes, and one for each (small) mirror task.
-                np.append(task_work[self.orbit_pending], np.ones(len(self.mirror_pending), dtype=np.uint64)),
-                None,
-                None,
-                None,
                 poll,
-                False,
                 self.stop_flag,
-                run_share=run_share,
-                bar_description="orbit walk (estimated tree nodes)",
+                "orbit walk (estimated tree nodes)",
             )
         except KeyboardInterrupt:
             interrupted = True
