@@ -455,7 +455,10 @@ def reduce_to_orbits(
     that many nodes of the full walk) the sum of theirs.
     """
     codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
-    _, first_index, orbit_of = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    # Each code as one opaque value of ``placed`` bytes: ``np.unique(..., axis=0)`` would compare
+    # rows field by field, about 15x slower (2 x 14: 55 ms against 4 ms for 20,000 rows).
+    whole_codes = np.ascontiguousarray(codes).view(np.dtype((np.void, placed))).reshape(-1)
+    _, first_index, orbit_of = np.unique(whole_codes, return_index=True, return_inverse=True)
     orbit_weights = np.zeros(len(first_index), dtype=np.int64)
     np.add.at(orbit_weights, orbit_of.reshape(-1), 1 if weights is None else weights)
     # Representatives in the order their orbits first appear (the order the walk met them).
