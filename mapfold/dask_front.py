@@ -23,6 +23,7 @@ Two walks, as locally (``count_folds(walk=...)``):
 from __future__ import annotations
 
 import functools
+import queue
 import sys
 import threading
 import time
@@ -36,13 +37,17 @@ from mapfold.connection_graph import make_connection_graph
 from mapfold.results import WorkerError
 from mapfold.tasks import TaskSet, mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks, plan_tasks
 
-#: Units per worker thread of the cluster: enough that a lost worker or a slow unit costs little.
+#: A long count gets at least this many units per worker thread, so a lost worker costs little.
 UNITS_PER_THREAD = 16
 
-#: The fewest estimated tree nodes worth a unit of their own (about a second of one thread): a unit
-#: costs the cluster 10-20 ms to schedule and set up, so a small count is cut into fewer units (never
-#: fewer than one per worker thread) instead of spending more on scheduling than on walking.
-MIN_UNIT_NODES = 3.0e7
+#: Estimated tree nodes (about 10 s of one thread) below which a unit need not be cut smaller for
+#: the sake of a lost worker: a short count gets fewer, larger units.
+MAX_UNIT_NODES = 5.0e8
+
+#: The fewest estimated tree nodes worth a unit of their own (about 0.1 s of one thread; a unit costs
+#: the scheduler about 3 ms and its worker under 1 ms), unless the count is too small to give every
+#: worker thread a unit that size.
+MIN_UNIT_NODES = 5.0e6
 
 
 @functools.lru_cache(maxsize=4)
@@ -53,7 +58,7 @@ def _planned(sides: tuple[int, ...], halved: bool) -> tuple[np.ndarray, TaskSet]
 
 
 def run_unit(
-    sides: tuple[int, ...], halved: bool, symmetric: bool, gate: bool, digest: str, unit_tasks: list[int]
+    sides: tuple[int, ...], halved: bool, symmetric: bool, gate: bool, digest: str, unit_tasks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Worker side: count the tasks of one unit; its tasks, their completions and centres (``_pack``).
 
@@ -111,7 +116,7 @@ def count_on_cluster(
             (
                 run_unit,
                 (tuple(sides), halved, symmetric, gate, digest),
-                [int(task) for task in pending[unit]],
+                pending[unit],
                 float(weights[unit].sum()),
             )
             for unit in _deal_units(weights, _cluster_threads(client))
@@ -150,20 +155,35 @@ def _cluster_threads(client) -> int:
 def _deal_units(weights: np.ndarray, threads: int) -> list[np.ndarray]:
     """Positions of the tasks (by estimated size ``weights``, in tree nodes) cut into units.
 
-    ``UNITS_PER_THREAD`` units per thread, or fewer for a small count (``MIN_UNIT_NODES`` a unit,
-    at least one unit per thread). Sorted largest first, then dealt round-robin, so every unit gets
-    a share of big and small tasks and the largest ones start first; units do not depend on how
-    the cluster grows later.
+    Guided self-scheduling: the tasks are sorted largest first and cut, in that order, into units
+    that shrink as the work left shrinks: each holds ``1 / (2 * threads)`` of the work still
+    undealt, at most ``max(MAX_UNIT_NODES, total / (UNITS_PER_THREAD * threads))`` and at least
+    ``MIN_UNIT_NODES`` (or a thread's share of a count smaller than that). Dask hands out units in
+    the order they were submitted, so the large units and tasks start first and the small ones
+    fill the end, when a thread that finishes early takes the next small unit instead of idling
+    while another thread walks a large one. On 2 x 14 (a 0.6 s count) round-robin units of equal
+    estimated size finished 20% apart; the estimates are Knuth probes, good in sum but not to 1%.
     """
-    order = np.argsort(-weights, kind="stable")  # largest first: no long unit left for the end
-    worth = int(float(weights.sum()) // MIN_UNIT_NODES) if MIN_UNIT_NODES > 0 else len(weights)
-    unit_count = min(len(weights), UNITS_PER_THREAD * threads, max(threads, worth))
-    return [order[start::unit_count] for start in range(unit_count)]
+    order = np.argsort(-weights, kind="stable")  # largest first: no long task left for the end
+    cumulative = np.cumsum(weights[order], dtype=np.float64)
+    total = float(cumulative[-1]) if len(cumulative) else 0.0
+    largest = max(MAX_UNIT_NODES, total / (UNITS_PER_THREAD * threads))
+    smallest = min(MIN_UNIT_NODES, total / threads)
+    units: list[np.ndarray] = []
+    start, dealt = 0, 0.0
+    while start < len(order):
+        target = min(largest, max((total - dealt) / (2 * threads), smallest))
+        # The unit ends at the first task that takes it to its target (always at least one task).
+        stop = int(np.searchsorted(cumulative, dealt + target, side="left")) + 1
+        stop = min(len(order), max(stop, start + 1))
+        units.append(order[start:stop])
+        start, dealt = stop, float(cumulative[stop - 1])
+    return units
 
 
 def _run_units(
     client,
-    submissions: list[tuple[Any, tuple, list[int], float]],
+    submissions: list[tuple[Any, tuple, np.ndarray, float]],
     digest: str,
     journal,
     take,
@@ -193,6 +213,7 @@ def _run_units(
 
     run_id = uuid.uuid4().hex[:12]
     futures = {}
+    done_units: queue.SimpleQueue = queue.SimpleQueue()
     for index, (function, arguments, unit_tasks, work) in enumerate(submissions):
         future = client.submit(
             function,
@@ -203,6 +224,7 @@ def _run_units(
             retries=2,
         )
         futures[future] = (unit_tasks, work)
+        future.add_done_callback(done_units.put)  # finished, failed or cancelled
     bar = tqdm(
         total=sum(work for _, work in futures.values()),
         file=progress_file if progress_file is not None else sys.stderr,
@@ -217,17 +239,25 @@ def _run_units(
         while remaining:
             if stop_event is not None and stop_event.is_set():
                 raise KeyboardInterrupt
-            finished = [future for future in remaining if future.done()]
-            if not finished:
-                time.sleep(0.05)  # nothing new: look at the stop event again soon
+            try:
+                # Wakes as soon as a unit finishes (a poll every 50 ms cost a small count 25 ms on
+                # average); the timeout only bounds how long a stop event waits to be seen.
+                finished = [done_units.get(timeout=0.1)]
+            except queue.Empty:
                 continue
+            while not done_units.empty():
+                finished.append(done_units.get())
             for future in finished:
+                if future not in remaining:
+                    continue  # taken already: each unit's result counts once
                 remaining.discard(future)
+                if future.status == "cancelled":  # by another client, or a restart of the cluster
+                    raise WorkerError("a unit was cancelled on the cluster")
                 if future.status != "finished":
                     raise WorkerError(f"a unit failed on the cluster: {future.exception()!r}")
                 results = _unpack(future.result())
                 unit_tasks, work = futures[future]
-                if sorted(int(task) for task, _, _ in results) != sorted(unit_tasks):
+                if sorted(task for task, _, _ in results) != sorted(unit_tasks.tolist()):
                     raise WorkerError("a unit returned results for other tasks than it was given")
                 if journal is not None:
                     journal.record(results)
@@ -273,7 +303,7 @@ def _mirror_planned(sides: tuple[int, ...]) -> tuple[Any, str]:
     return mirror_tasks, mirror_task_digest(mirror_tasks)
 
 
-def run_orbit_unit(sides: tuple[int, ...], digest: str, unit_tasks: list[int]) -> tuple[np.ndarray, np.ndarray, None]:
+def run_orbit_unit(sides: tuple[int, ...], digest: str, unit_tasks: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
     """Worker side: walk one unit of orbit tasks; its tasks and their cycles, before the orbit weight (``_pack``).
 
     ``digest`` is the client's orbit task-list digest: a worker whose list differs (another mapfold
@@ -291,7 +321,7 @@ def run_orbit_unit(sides: tuple[int, ...], digest: str, unit_tasks: list[int]) -
 
 
 def run_mirror_unit(
-    sides: tuple[int, ...], digest: str, offset: int, unit_tasks: list[int]
+    sides: tuple[int, ...], digest: str, offset: int, unit_tasks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Worker side: walk one unit of mirror tasks with this worker's own sender and consumer thread.
 
@@ -335,7 +365,7 @@ def count_orbit_on_cluster(
     CountInterrupted
         When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
     """
-    from mapfold.estimate import orbit_subtree_weights
+    from mapfold.estimate import orbit_task_nodes
     from mapfold.unit_runner import mirror_centre_weight
 
     orbit_count = len(orbit_tasks)
@@ -343,7 +373,7 @@ def count_orbit_on_cluster(
     orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
     mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)
     threads = _cluster_threads(client)
-    submissions: list[tuple[Any, tuple, list[int], float]] = []
+    submissions: list[tuple[Any, tuple, np.ndarray, float]] = []
     if len(mirror_pending):
         digest = mirror_task_digest(mirror_tasks)
         unit_count = min(len(mirror_pending), threads)  # about 1% of the work: one unit per thread
@@ -353,17 +383,15 @@ def count_orbit_on_cluster(
                 (
                     run_mirror_unit,
                     (tuple(sides), digest, orbit_count),
-                    [orbit_count + int(task) for task in unit],
+                    orbit_count + unit,
                     float(len(unit)),
                 )
             )
     digest = orbit_task_digest(orbit_tasks)
     if len(orbit_pending):
-        weights = orbit_subtree_weights(orbit_tasks.plan, orbit_tasks.leaf_below[orbit_pending], orbit_tasks.placed_leaves)
+        weights = orbit_task_nodes(orbit_tasks, orbit_pending)
         for unit in _deal_units(weights, threads):
-            submissions.append(
-                (run_orbit_unit, (tuple(sides), digest), [int(task) for task in orbit_pending[unit]], float(weights[unit].sum()))
-            )
+            submissions.append((run_orbit_unit, (tuple(sides), digest), orbit_pending[unit], float(weights[unit].sum())))
     if not submissions:
         return
     weight = mirror_centre_weight(orbit_tasks.plan.leaves_total)

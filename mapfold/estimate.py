@@ -324,6 +324,18 @@ def orbit_subtree_weights(plan: Any, task_rows: np.ndarray, placed_leaves: int, 
     )
 
 
+def orbit_task_nodes(tasks: Any, pending: np.ndarray) -> np.ndarray:
+    """Estimated nodes below the orbit tasks ``pending`` (positions in ``tasks``, an ``OrbitTasks``).
+
+    The planner's estimate where it kept one (``tasks.plan_orbit_tasks``: 4 seeded probes a task),
+    else fresh probes (``orbit_subtree_weights``). The planner's saves the 2 x 14 count 30 ms,
+    5% of it.
+    """
+    if tasks.estimated_nodes is not None:
+        return tasks.estimated_nodes[pending]
+    return orbit_subtree_weights(tasks.plan, tasks.leaf_below[pending], tasks.placed_leaves)
+
+
 @njit(nogil=True, cache=True)
 def _orbit_subtree_weights(order, neighbours, jumps, constraint_start, prefix_masks, task_rows, placed_leaves, probes):
     leaves_total = task_rows.shape[1]

@@ -422,9 +422,9 @@ def _count_orbit_tasks(
 
     task_work = np.ones(orbit_count, dtype=np.uint64)
     if progress and len(orbit_pending):
-        from mapfold.estimate import orbit_subtree_weights
+        from mapfold.estimate import orbit_task_nodes
 
-        weights = orbit_subtree_weights(orbit_tasks.plan, orbit_tasks.leaf_below[orbit_pending], orbit_tasks.placed_leaves)
+        weights = orbit_task_nodes(orbit_tasks, orbit_pending)
         task_work[orbit_pending] = np.ceil(weights).astype(np.uint64)
     try:
         run.run(progress, progress_file, stop_event, poll, task_work)

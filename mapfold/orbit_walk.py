@@ -424,6 +424,10 @@ class OrbitTasks:
         The (last) closed prefix where the nodes were de-duplicated (0: no reduction).
     nodes_at_reduction, orbits
         How many nodes of the full walk that depth has, and how many representatives were kept.
+    estimated_nodes
+        ``float64`` estimate of the nodes below each task (``estimate.orbit_subtree_weights``),
+        where the planner made one on its way (``tasks.plan_orbit_tasks``); ``None`` otherwise.
+        Not part of the task list's identity: it only orders, deals and weighs the tasks.
     """
 
     leaf_below: np.ndarray
@@ -433,6 +437,7 @@ class OrbitTasks:
     reduced_at: int
     nodes_at_reduction: int
     orbits: int
+    estimated_nodes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.leaf_below.shape[0])

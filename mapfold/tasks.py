@@ -209,13 +209,19 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
     tasks = split_orbit_tasks(make_orbit_plan(tuple(sides)), 1, min_tasks)
     while tasks.placed_leaves < tasks.plan.leaves_total - 1 and len(tasks) > 0:
         nodes = orbit_subtree_weights(tasks.plan, tasks.leaf_below, tasks.placed_leaves, _ORBIT_PLAN_PROBES)
+        # Kept with the list: the fronts deal, order and weigh the tasks by it without probing again.
+        tasks = dataclasses.replace(tasks, estimated_nodes=nodes)
         if float(nodes.sum()) / len(tasks) <= MAX_NODES_PER_TASK:
             break
         deeper, counts = orbit_children(tasks.plan, tasks.leaf_below, tasks.placed_leaves)
         if len(deeper) == 0 or len(deeper) > MAX_TASKS:
             break
         tasks = dataclasses.replace(
-            tasks, leaf_below=deeper, weights=np.repeat(tasks.weights, counts), placed_leaves=tasks.placed_leaves + 1
+            tasks,
+            leaf_below=deeper,
+            weights=np.repeat(tasks.weights, counts),
+            placed_leaves=tasks.placed_leaves + 1,
+            estimated_nodes=None,
         )
     return tasks
 

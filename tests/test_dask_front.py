@@ -30,23 +30,35 @@ def client():
 
 @pytest.fixture
 def many_units(monkeypatch):
-    """Cut even a small count into 16 units per thread, as a long count is, for the fault tests."""
+    """Cut even a small count into 16 units per thread and a tail of smaller ones, as a long count is."""
     import mapfold.dask_front as dask_front
 
     monkeypatch.setattr(dask_front, "MIN_UNIT_NODES", 0.0)
+    monkeypatch.setattr(dask_front, "MAX_UNIT_NODES", 0.0)
 
 
 def test_units_follow_the_work():
     import numpy as np
 
-    from mapfold.dask_front import MIN_UNIT_NODES, UNITS_PER_THREAD, _deal_units
+    from mapfold.dask_front import MAX_UNIT_NODES, MIN_UNIT_NODES, UNITS_PER_THREAD, _deal_units
 
-    small = _deal_units(np.full(1000, MIN_UNIT_NODES / 1000), threads=4)  # one unit's worth in all
-    assert len(small) == 4  # still one per thread
-    big = _deal_units(np.arange(1, 5001, dtype=np.float64) * MIN_UNIT_NODES, threads=4)
-    assert len(big) == UNITS_PER_THREAD * 4
+    threads = 4
+    small = _deal_units(np.full(1000, MIN_UNIT_NODES / 1000), threads)  # one unit's worth in all
+    assert len(small) == threads  # still one per thread
+    rng = np.random.default_rng(7)
+    big_weights = rng.pareto(1.5, 5000) * MAX_UNIT_NODES  # a few huge tasks, many small ones
+    big = _deal_units(big_weights, threads)
+    assert len(big) >= UNITS_PER_THREAD * threads
     for units, tasks in ((small, 1000), (big, 5000)):
         assert sorted(np.concatenate(units).tolist()) == list(range(tasks))  # each task in one unit
+    # Largest tasks first; no unit past its cap but by its first task; the tail shrinks to the floor.
+    assert big[0][0] == int(np.argmax(big_weights))
+    sizes = [float(big_weights[unit].sum()) for unit in big]
+    cap = max(MAX_UNIT_NODES, big_weights.sum() / (UNITS_PER_THREAD * threads))
+    for unit, size in zip(big, sizes, strict=True):
+        assert size <= cap + big_weights[unit[-1]] or len(unit) == 1
+    assert max(sizes[-threads:]) < min(sizes[: UNITS_PER_THREAD * threads // 2])
+    assert min(sizes[:-1]) >= MIN_UNIT_NODES
 
 
 @pytest.mark.parametrize(
