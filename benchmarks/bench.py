@@ -998,9 +998,9 @@ class Bench:
         except ImportError as error:
             self.notes.append(f"no cluster figures: {error}")
             return
+        import numpy as np
+
         from mapfold import count_folds
-        from mapfold.dask_front import run_unit
-        from mapfold.tasks import plan_tasks, task_digest
 
         shape = (2, 9) if self.quick else (2, 14)
         with (
@@ -1032,14 +1032,15 @@ class Bench:
                 self.check_against_oracle(remote, shape)
                 self.timings.extend((remote, local))
                 self.add_ratio_row(13, "LocalCluster 2x1 / local 2t", shape, remote, local, goal)
-            # Empty units: what one unit costs the scheduler, the comms and the worker's call, and nothing else.
-            from mapfold.connection_graph import make_connection_graph
+            # Empty units of the default walk: what one unit costs the scheduler, the comms and the
+            # worker's call, and nothing else.
+            from mapfold.dask_front import _orbit_planned, run_orbit_unit
 
-            digest = task_digest(plan_tasks(make_connection_graph((2, 6)), True))
+            _, digest = _orbit_planned((2, 6))
             units = 200
             started = time.perf_counter()
             futures = [
-                client.submit(run_unit, (2, 6), True, False, True, digest, [], pure=False, key=f"empty-{index}")
+                client.submit(run_orbit_unit, (2, 6), digest, np.empty(0, dtype=np.int64), pure=False, key=f"empty-{index}")
                 for index in range(units)
             ]
             client.gather(futures)

@@ -44,10 +44,10 @@ UNITS_PER_THREAD = 16
 #: the sake of a lost worker: a short count gets fewer, larger units.
 MAX_UNIT_NODES = 5.0e8
 
-#: The fewest estimated tree nodes worth a unit of their own (about 0.1 s of one thread; a unit costs
+#: The fewest estimated tree nodes worth a unit of their own (about 40 ms of one thread; a unit costs
 #: the scheduler about 3 ms and its worker under 1 ms), unless the count is too small to give every
 #: worker thread a unit that size.
-MIN_UNIT_NODES = 5.0e6
+MIN_UNIT_NODES = 2.0e6
 
 
 @functools.lru_cache(maxsize=4)
