@@ -214,17 +214,28 @@ def _run_units(
     run_id = uuid.uuid4().hex[:12]
     futures = {}
     done_units: queue.SimpleQueue = queue.SimpleQueue()
-    for index, (function, arguments, unit_tasks, work) in enumerate(submissions):
-        future = client.submit(
+    # One ``client.map`` per run of units with the same function and leading arguments: one
+    # message to the scheduler instead of one a unit (each costs it milliseconds of CPU). Dask runs
+    # a map's tasks in their order, and an earlier call's before a later one's.
+    start = 0
+    while start < len(submissions):
+        function, arguments = submissions[start][:2]
+        stop = start + 1
+        while stop < len(submissions) and submissions[stop][:2] == (function, arguments):
+            stop += 1
+        batch = submissions[start:stop]
+        batch_futures = client.map(
             function,
-            *arguments,
-            unit_tasks,
-            key=f"mapfold-unit-{digest[:12]}-{run_id}-{index}",  # never a key of an earlier run's unit
+            *([argument] * len(batch) for argument in arguments),
+            [unit_tasks for _, _, unit_tasks, _ in batch],
+            key=[f"mapfold-unit-{digest[:12]}-{run_id}-{index}" for index in range(start, stop)],  # no earlier run's key
             pure=False,
             retries=2,
         )
-        futures[future] = (unit_tasks, work)
-        future.add_done_callback(done_units.put)  # finished, failed or cancelled
+        for future, (_, _, unit_tasks, work) in zip(batch_futures, batch, strict=True):
+            futures[future] = (unit_tasks, work)
+            future.add_done_callback(done_units.put)  # finished, failed or cancelled
+        start = stop
     bar = tqdm(
         total=sum(work for _, work in futures.values()),
         file=progress_file if progress_file is not None else sys.stderr,
