@@ -1037,12 +1037,15 @@ class Bench:
             # Empty units of the default walk: what one unit costs the scheduler, the comms and the
             # worker's call, and nothing else.
             from mapfold.dask_front import _orbit_planned, run_orbit_unit
+            from mapfold.tasks import MIN_TASKS
 
-            _, digest = _orbit_planned((2, 6))
+            _, digest = _orbit_planned((2, 6), MIN_TASKS)
             units = 200
             started = time.perf_counter()
             futures = [
-                client.submit(run_orbit_unit, (2, 6), digest, np.empty(0, dtype=np.int64), pure=False, key=f"empty-{index}")
+                client.submit(
+                    run_orbit_unit, (2, 6), MIN_TASKS, digest, np.empty(0, dtype=np.int64), pure=False, key=f"empty-{index}"
+                )
                 for index in range(units)
             ]
             client.gather(futures)

@@ -261,6 +261,11 @@ def _run_units(
             for future in finished:
                 if future not in remaining:
                     continue  # taken already: each unit's result counts once
+                if not future.done():
+                    # Lost: it finished, then its worker died before the result came here. Dask
+                    # runs it again; wait for that.
+                    future.add_done_callback(done_units.put)
+                    continue
                 remaining.discard(future)
                 if future.status == "cancelled":  # by another client, or a restart of the cluster
                     raise WorkerError("a unit was cancelled on the cluster")
@@ -301,9 +306,9 @@ def _unpack(packed: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> list[tu
 
 
 @functools.lru_cache(maxsize=4)
-def _orbit_planned(sides: tuple[int, ...]) -> tuple[Any, str]:
-    """The orbit task list and its digest, made once per worker process and map."""
-    orbit_tasks = plan_orbit_tasks(sides)
+def _orbit_planned(sides: tuple[int, ...], min_tasks: int) -> tuple[Any, str]:
+    """The orbit task list and its digest, made once per worker process, map and plan."""
+    orbit_tasks = plan_orbit_tasks(sides, min_tasks)
     return orbit_tasks, orbit_task_digest(orbit_tasks)
 
 
@@ -314,15 +319,18 @@ def _mirror_planned(sides: tuple[int, ...]) -> tuple[Any, str]:
     return mirror_tasks, mirror_task_digest(mirror_tasks)
 
 
-def run_orbit_unit(sides: tuple[int, ...], digest: str, unit_tasks: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+def run_orbit_unit(
+    sides: tuple[int, ...], min_tasks: int, digest: str, unit_tasks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, None]:
     """Worker side: walk one unit of orbit tasks; its tasks and their cycles, before the orbit weight (``_pack``).
 
-    ``digest`` is the client's orbit task-list digest: a worker whose list differs (another mapfold
-    version) refuses the unit instead of counting the wrong tasks.
+    The worker plans the list itself (``tasks.plan_orbit_tasks(sides, min_tasks)``, once per
+    process). ``digest`` is the client's orbit task-list digest: a worker whose list differs
+    (another mapfold version) refuses the unit instead of counting the wrong tasks.
     """
     from mapfold.unit_runner import OrbitRun
 
-    orbit_tasks, orbit_digest = _orbit_planned(tuple(sides))
+    orbit_tasks, orbit_digest = _orbit_planned(tuple(sides), int(min_tasks))
     if orbit_digest != digest:
         raise RuntimeError("this worker plans another orbit task list (another mapfold version?)")
     run = OrbitRun(orbit_tasks, np.asarray(unit_tasks, dtype=np.int64), None, [], threads=1)
@@ -356,6 +364,7 @@ def run_mirror_unit(
 def count_orbit_on_cluster(
     client,
     sides: tuple[int, ...],
+    min_tasks: int,
     orbit_tasks,
     mirror_tasks,
     cycles: dict[int, int],
@@ -368,8 +377,9 @@ def count_orbit_on_cluster(
     """Client side of the orbit walk: run the tasks not in ``cycles`` and ``mirrored`` on the cluster; fill those in.
 
     Mirror units go first (they are small, and each needs its worker's consumer thread); the orbit
-    tasks follow, largest first by ``estimate.orbit_subtree_weights``. Journal indices: orbit task
-    ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``.
+    tasks follow, cut by ``_deal_units`` from the planner's size estimates. ``orbit_tasks`` is
+    ``tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again. Journal indices:
+    orbit task ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``.
 
     Raises
     ------
@@ -402,7 +412,9 @@ def count_orbit_on_cluster(
     if len(orbit_pending):
         weights = orbit_task_nodes(orbit_tasks, orbit_pending)
         for unit in _deal_units(weights, threads):
-            submissions.append((run_orbit_unit, (tuple(sides), digest), orbit_pending[unit], float(weights[unit].sum())))
+            submissions.append(
+                (run_orbit_unit, (tuple(sides), min_tasks, digest), orbit_pending[unit], float(weights[unit].sum()))
+            )
     if not submissions:
         return
     weight = mirror_centre_weight(orbit_tasks.plan.leaves_total)

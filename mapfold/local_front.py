@@ -39,6 +39,8 @@ from mapfold.shape import counted_sides, validate_shape
 from mapfold.symmetry import SymmetricTotal
 from mapfold.task_accounting import TaskSymmetricTotal
 from mapfold.tasks import (
+    MIN_TASKS,
+    cluster_min_tasks,
     mirror_task_digest,
     orbit_task_digest,
     plan_mirror_tasks,
@@ -89,6 +91,7 @@ def count_folds(
     gate: bool = True,
     client: Any = None,
     walk: str | None = None,
+    min_tasks: int | None = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -139,6 +142,13 @@ def count_folds(
         journal when it exists (a journal always resumes with the walk that wrote it; naming
         another raises ``JournalError``), else ``"orbit"`` (``"lunnon"`` with ``gate=False`` or
         ``halve=False``). Totals do not depend on it.
+    min_tasks
+        The orbit walk: plan its deterministic task list for at least this many tasks (deeper
+        lists hold smaller tasks, which a large cluster needs to end together, for 5-10% more
+        walking). Default: the ``checkpoint`` journal's number when it exists (a journal always
+        resumes with its own list; naming another raises ``JournalError``), else ``MIN_TASKS``
+        (4096), or ``tasks.cluster_min_tasks`` (32 a worker thread) with ``client``. Totals do not
+        depend on it.
 
     Returns
     -------
@@ -179,6 +189,26 @@ def count_folds(
         )
     if walk == "orbit" and not (gate and halve):
         raise ValueError("gate=False and halve=False are switches of Lunnon's walk; use walk='lunnon'")
+    if min_tasks is not None:
+        if walk != "orbit" and written_by is not None:
+            raise JournalError(f"{checkpoint} is a journal of Lunnon's walk, which plans its own tasks; leave their number unset")
+        if walk != "orbit":
+            raise ValueError("min_tasks plans the orbit walk's tasks; Lunnon's walk has its own list")
+        if tasks_per_thread is not None:
+            raise ValueError("min_tasks plans the deterministic task list; leave tasks_per_thread unset")
+        if min_tasks < 1:
+            raise ValueError(f"min_tasks must be at least 1, got {min_tasks}")
+    # The journal's own number of tasks (absent: the default it was planned with).
+    journal_min_tasks = None
+    if existing is not None and walk == "orbit":
+        journal_min_tasks = existing.get("orbit_min_tasks", MIN_TASKS)
+        if not isinstance(journal_min_tasks, int) or isinstance(journal_min_tasks, bool) or journal_min_tasks < 1:
+            raise JournalError(f"{checkpoint}: its orbit_min_tasks {journal_min_tasks!r} is not a number of tasks")
+    if journal_min_tasks is not None and min_tasks is not None and min_tasks != journal_min_tasks:
+        raise JournalError(
+            f"{checkpoint} was planned for at least {journal_min_tasks} tasks, not {min_tasks}; "
+            "resume it with its own plan (leave the number of tasks unset) or use another file"
+        )
     if notify is None:
 
         def notify(message: str) -> None:
@@ -201,6 +231,8 @@ def count_folds(
     elif walk == "orbit":
         if client is not None:
             threads = max(1, sum(client.nthreads().values()))
+        if min_tasks is None:
+            min_tasks = journal_min_tasks or (cluster_min_tasks(threads) if client is not None else MIN_TASKS)
         cycles, task_count, centres, sender_counts, tasks_resumed = _count_orbit_walks(
             sides,
             threads,
@@ -209,6 +241,7 @@ def count_folds(
             progress,
             progress_file,
             tasks_per_thread,
+            min_tasks,
             stop_event,
             checkpoint,
             client,
@@ -300,6 +333,7 @@ def _count_orbit_walks(
     progress,
     progress_file,
     tasks_per_thread,
+    min_tasks,
     stop_event,
     checkpoint,
     client,
@@ -322,7 +356,7 @@ def _count_orbit_walks(
         ``(cycles, tasks, centres or None, sender counts or None, tasks resumed)``.
     """
     if tasks_per_thread is None:
-        orbit_tasks = plan_orbit_tasks(sides)
+        orbit_tasks = plan_orbit_tasks(sides, min_tasks)
         mirror_tasks = plan_mirror_tasks(sides) if symmetric else None
     else:
         orbit_tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread)
@@ -346,6 +380,8 @@ def _count_orbit_walks(
                 "tasks": orbit_count + mirror_count,
                 "orbit_tasks": orbit_count,
                 "task_digest": orbit_task_digest(orbit_tasks),
+                # Only when not the default: journals from before the option still resume.
+                **({"orbit_min_tasks": min_tasks} if min_tasks != MIN_TASKS else {}),
                 "mirror_tasks": mirror_count,
                 "mirror_digest": mirror_task_digest(mirror_tasks),
             },
@@ -367,7 +403,17 @@ def _count_orbit_walks(
             from mapfold.dask_front import count_orbit_on_cluster
 
             count_orbit_on_cluster(
-                client, sides, orbit_tasks, mirror_tasks, cycles, mirrored, journal, progress, progress_file, stop_event
+                client,
+                sides,
+                min_tasks,
+                orbit_tasks,
+                mirror_tasks,
+                cycles,
+                mirrored,
+                journal,
+                progress,
+                progress_file,
+                stop_event,
             )
             sender_counts = None
         else:

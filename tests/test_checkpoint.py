@@ -324,3 +324,48 @@ def test_a_deeper_orbit_task_list_for_big_trees_keeps_the_weights_right(monkeypa
     cycles, _ = run.take_finished()
     assert len(cycles) == len(deeper)
     assert 18 * sum(int(deeper.weights[task]) * found for task, found in cycles) == VALUES["A001416"][6]
+
+
+def test_a_deeper_plan_is_journaled_and_resumed_with_its_own_number_of_tasks(tmp_path):
+    from mapfold.tasks import MIN_TASKS, plan_mirror_tasks, plan_orbit_tasks
+
+    journal = tmp_path / "2x10.journal"
+    deeper = 40_000
+    first = count_folds((2, 10), threads=2, checkpoint=journal, min_tasks=deeper)
+    header = json.loads(journal.read_text().splitlines()[0])
+    assert header["orbit_min_tasks"] == deeper
+    assert header["orbit_tasks"] == len(plan_orbit_tasks((2, 10), deeper)) > len(plan_orbit_tasks((2, 10)))
+    assert first.tasks == header["orbit_tasks"] + len(plan_mirror_tasks((2, 10)))
+    assert (first.folds_total, first.symmetric_folds) == (
+        VALUES["A001415"][10],
+        count_folds((2, 10), walk="lunnon").symmetric_folds,
+    )
+    _drop_last_task_lines(journal, 9)
+    before = journal.read_bytes()
+    with pytest.raises(JournalError, match=f"planned for at least {deeper} tasks, not {MIN_TASKS}"):
+        count_folds((2, 10), checkpoint=journal, min_tasks=MIN_TASKS)
+    assert journal.read_bytes() == before
+    again = count_folds((2, 10), threads=1, checkpoint=journal)  # no number named: the journal's
+    assert (again.tasks, again.tasks_resumed) == (first.tasks, first.tasks - 9)
+    assert (again.folds_total, again.symmetric_folds) == (first.folds_total, first.symmetric_folds)
+    # A journal of the default plan has no such key, and refuses another number too.
+    default_journal = tmp_path / "2x8.journal"
+    count_folds((2, 8), checkpoint=default_journal)
+    assert "orbit_min_tasks" not in json.loads(default_journal.read_text().splitlines()[0])
+    with pytest.raises(JournalError, match=f"planned for at least {MIN_TASKS} tasks, not {deeper}"):
+        count_folds((2, 8), checkpoint=default_journal, min_tasks=deeper)
+
+
+def test_the_number_of_tasks_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="at least 1"):
+        count_folds((2, 5), min_tasks=0)
+    with pytest.raises(ValueError, match="Lunnon's walk has its own list"):
+        count_folds((2, 5), min_tasks=100, walk="lunnon")
+    journal = tmp_path / "2x6.journal"
+    count_folds((2, 6), checkpoint=journal, walk="lunnon")
+    completed = _mapfold("count", "2x6", "--checkpoint", str(journal), "--min-tasks", "100")
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and "journal of Lunnon's walk" in completed.stderr
+    completed = _mapfold("count", "2x6", "--min-tasks", "0")
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "mapfold: error: --min-tasks must be between 1 and 2097152, got 0"

@@ -88,6 +88,22 @@ def test_strip_symmetric_total_on_the_cluster(client, walk):
     assert (result.folds_total, result.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
 
 
+def test_a_big_cluster_plans_smaller_tasks(client, tmp_path):
+    from mapfold.tasks import CLUSTER_TASKS_PER_THREAD, MIN_TASKS, cluster_min_tasks, plan_mirror_tasks, plan_orbit_tasks
+
+    assert cluster_min_tasks(2) == MIN_TASKS  # this test cluster: the local count's list
+    assert cluster_min_tasks(1024) == 1024 * CLUSTER_TASKS_PER_THREAD > MIN_TASKS
+    journal = tmp_path / "2x10.journal"
+    on_cluster = count_folds((2, 10), client=client, min_tasks=cluster_min_tasks(1024), checkpoint=journal)
+    deeper = plan_orbit_tasks((2, 10), cluster_min_tasks(1024))
+    assert on_cluster.tasks == len(deeper) + len(plan_mirror_tasks((2, 10))) > count_folds((2, 10)).tasks
+    assert on_cluster.folds_total == VALUES["A001415"][10]
+    assert on_cluster.symmetric_folds == count_folds((2, 10), walk="lunnon").symmetric_folds
+    resumed = count_folds((2, 10), threads=2, checkpoint=journal)  # locally, with the journal's plan
+    assert (resumed.tasks, resumed.tasks_resumed) == (on_cluster.tasks, on_cluster.tasks)
+    assert resumed.folds_total == on_cluster.folds_total
+
+
 def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path, many_units):
     pids = list(client.run(os.getpid).values())
     journal = tmp_path / "2x14.journal"
