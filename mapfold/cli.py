@@ -224,6 +224,9 @@ def count(
     except (WorkerError, SenderError) as error:
         if interrupted.is_set():  # the interrupt came first or together: it is what the user needs to hear
             raise _fail("interrupted; no total", exit_code()) from None
+        if checkpoint is not None:
+            resume = f"tasks finished before it are in {checkpoint}: run the same command to resume"
+            raise _fail(f"{error}; no total ({resume})", 1) from None
         raise _fail(str(error), 1) from None
     except MemoryError:
         raise _fail("out of memory; no total (try fewer --threads, or a smaller map)", 1) from None

@@ -267,8 +267,10 @@ def _run_units(
                     future.add_done_callback(done_units.put)
                     continue
                 remaining.discard(future)
-                if future.status == "cancelled":  # by another client, or a restart of the cluster
-                    raise WorkerError("a unit was cancelled on the cluster")
+                if future.status == "cancelled":
+                    if client.status != "running":  # Dask gave up reconnecting and cancelled everything
+                        raise WorkerError("lost the connection to the Dask scheduler")
+                    raise WorkerError("a unit was cancelled on the cluster (by another client, or a restart)")
                 if future.status != "finished":
                     raise WorkerError(f"a unit failed on the cluster: {future.exception()!r}")
                 results = _unpack(future.result())

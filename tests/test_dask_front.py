@@ -267,3 +267,53 @@ def test_a_tls_scheduler_with_dasks_own_configuration(tmp_path):
         for process in reversed(processes):
             process.kill()
             process.wait(timeout=30)
+
+
+def test_a_lost_scheduler_ends_the_run_with_an_error_and_a_resumable_journal(tmp_path):
+    """The scheduler killed mid-run: exit 1 with a line that says so, within Dask's reconnect time; the journal resumes."""
+    scheduler_file = tmp_path / "scheduler.json"
+    journal = tmp_path / "2x15.journal"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
+        + ["--scheduler-file", str(scheduler_file), "--no-dashboard"],
+        **quiet,
+    )
+    processes = [scheduler]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard"], **quiet
+            )
+        )
+        count = subprocess.Popen(
+            [sys.executable, "-m", "mapfold", "count", "2x15", "--scheduler", address, "--checkpoint", str(journal)]
+            + ["--json", "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(count)
+        deadline = time.monotonic() + 120
+        while (not journal.exists() or journal.read_text().count("\n") < 2) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first unit is in: the run is going
+        assert count.poll() is None, "the count finished before the scheduler could be killed: make it bigger"
+        scheduler.kill()
+        killed_at = time.monotonic()
+        stdout, stderr = count.communicate(timeout=120)
+        assert time.monotonic() - killed_at < 60  # Dask tries to reconnect for 10 s by default, then gives up
+        assert count.returncode == 1 and stdout == ""
+        errors = [line for line in stderr.splitlines() if line.startswith("mapfold: error:")]
+        assert len(errors) == 1
+        assert "lost the connection to the Dask scheduler" in errors[0] and "run the same command to resume" in errors[0]
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait(timeout=30)
+    resumed = count_folds((2, 15), threads=2, checkpoint=journal, symmetric=True)
+    assert 0 < resumed.tasks_resumed < resumed.tasks
+    assert resumed.folds_total == VALUES["A001415"][15]
