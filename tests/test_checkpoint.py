@@ -83,13 +83,18 @@ def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
     assert document["tasks_resumed"] == done > 0
 
 
-@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
-def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path, walk):
+@pytest.mark.parametrize(
+    "walk, strip, symmetric_total",
+    # Counts of about a second on 2 threads, so the stop lands mid-run: the orbit walk counts 1 x 21
+    # in 0.3 s, which a stop after the first journal poll (0.1 s) could miss.
+    [("orbit", 22, VALUES["A007822"][11]), ("lunnon", 21, VALUES["A000682"][11])],  # 1 x (2n+1): A000682(n + 1)
+)
+def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path, walk, strip, symmetric_total):
     """Per-task symmetric sums: a count stopped part-way and resumed on other threads is exact."""
     # Compile first (a small count of the same walk): a stop that lands while numba compiles leaves
     # the compilation running in the background, holding the GIL, which would slow the next test.
     count_folds((1, 9), threads=2, checkpoint=tmp_path / "warm-up.journal", walk=walk)
-    journal = tmp_path / "1x21.journal"
+    journal = tmp_path / f"1x{strip}.journal"
     stop = threading.Event()
 
     def stop_once_tasks_are_journaled() -> None:
@@ -102,14 +107,14 @@ def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_p
     watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 21), threads=2, checkpoint=journal, stop_event=stop, walk=walk)
+            count_folds((1, strip), threads=2, checkpoint=journal, stop_event=stop, walk=walk)
     finally:
         stop.set()
-    result = count_folds((1, 21), threads=1, checkpoint=journal)  # the journal's walk, by default
+    result = count_folds((1, strip), threads=1, checkpoint=journal)  # the journal's walk, by default
     assert result.walk == walk
     assert 0 < result.tasks_resumed < result.tasks
-    assert result.folds_total == VALUES["A000136"][21]
-    assert result.symmetric_folds == VALUES["A000682"][11]  # 1 x (2n+1): A000682(n + 1)
+    assert result.folds_total == VALUES["A000136"][strip]
+    assert result.symmetric_folds == symmetric_total
 
 
 def test_a_journal_in_use_by_another_count_is_refused(tmp_path):
