@@ -1,8 +1,9 @@
 """The Dask front: the same count spread over a Dask distributed cluster.
 
-The client plans the same deterministic task lists as a local count, orders the pending tasks by
-their estimated size (largest first, so the long ones do not finish last), and cuts them into many
-more units than the cluster has threads. Each unit is one Dask task running on a worker with the
+The client plans the deterministic task lists (as a local count asking for as many tasks would; a
+big cluster asks for more, ``tasks.cluster_min_tasks``), orders the pending tasks by their estimated
+size, largest first, and cuts them into units that shrink towards the end (``_deal_units``), many
+more than the cluster has threads. Each unit is one Dask task running on a worker with the
 same jitted ``nogil`` worker loops as a local count (``mapfold.unit_runner``, one thread per unit),
 returning every task's result. The client journals each unit's tasks as their results arrive (the
 same journal as a local count, so either can resume the other) and sums them as Python ints. A
@@ -11,8 +12,8 @@ each unit's result exactly once.
 
 Two walks, as locally (``count_folds(walk=...)``):
 
-- the orbit walk (the default): units of orbit tasks (``tasks.plan_orbit_tasks``, ordered by
-  ``estimate.orbit_subtree_weights``), ``run_orbit_unit`` returning each task's complete cycles
+- the orbit walk (the default): units of orbit tasks (``tasks.plan_orbit_tasks``, ordered by the
+  planner's estimates, ``estimate.orbit_task_nodes``), ``run_orbit_unit`` returning each task's complete cycles
   (the client multiplies by the task's orbit weight); with the symmetric total, units of mirror
   tasks (``tasks.plan_mirror_tasks``), submitted first, each run by ``run_mirror_unit`` with the
   worker's own ``LeafBelowSender`` and consumer thread, which tests every folding built;
@@ -22,6 +23,8 @@ Two walks, as locally (``count_folds(walk=...)``):
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import functools
 import queue
 import sys
@@ -167,6 +170,8 @@ def _deal_units(weights: np.ndarray, threads: int) -> list[np.ndarray]:
     order = np.argsort(-weights, kind="stable")  # largest first: no long task left for the end
     cumulative = np.cumsum(weights[order], dtype=np.float64)
     total = float(cumulative[-1]) if len(cumulative) else 0.0
+    if not total > 0:  # no sizes to go by (the estimator gives at least 1 a task): a unit a thread
+        return [part for part in np.array_split(order, min(threads, len(order))) if len(part)] if len(order) else []
     largest = max(MAX_UNIT_NODES, total / (UNITS_PER_THREAD * threads))
     smallest = min(MIN_UNIT_NODES, total / threads)
     units: list[np.ndarray] = []
@@ -212,11 +217,12 @@ def _run_units(
     from mapfold.results import CountInterrupted
 
     run_id = uuid.uuid4().hex[:12]
-    futures = {}
+    units: dict[Any, tuple[np.ndarray, float]] = {}  # future of each unit not yet taken -> (tasks, work)
     done_units: queue.SimpleQueue = queue.SimpleQueue()
     # One ``client.map`` per run of units with the same function and leading arguments: one
     # message to the scheduler instead of one a unit (each costs it milliseconds of CPU). Dask runs
-    # a map's tasks in their order, and an earlier call's before a later one's.
+    # a map's tasks in their order; ``fifo_timeout=0`` puts each map after the one before (by
+    # default, maps within 100 ms share a priority and interleave).
     start = 0
     while start < len(submissions):
         function, arguments = submissions[start][:2]
@@ -224,20 +230,24 @@ def _run_units(
         while stop < len(submissions) and submissions[stop][:2] == (function, arguments):
             stop += 1
         batch = submissions[start:stop]
-        batch_futures = client.map(
-            function,
-            *([argument] * len(batch) for argument in arguments),
-            [unit_tasks for _, _, unit_tasks, _ in batch],
-            key=[f"mapfold-unit-{digest[:12]}-{run_id}-{index}" for index in range(start, stop)],  # no earlier run's key
-            pure=False,
-            retries=2,
-        )
-        for future, (_, _, unit_tasks, work) in zip(batch_futures, batch, strict=True):
-            futures[future] = (unit_tasks, work)
+        for future, (_, _, unit_tasks, work) in zip(
+            client.map(
+                function,
+                *([argument] * len(batch) for argument in arguments),
+                [unit_tasks for _, _, unit_tasks, _ in batch],
+                key=[f"mapfold-unit-{digest[:12]}-{run_id}-{index}" for index in range(start, stop)],  # no earlier run's
+                pure=False,
+                retries=2,
+                fifo_timeout=0,
+            ),
+            batch,
+            strict=True,
+        ):
+            units[future] = (unit_tasks, work)
             future.add_done_callback(done_units.put)  # finished, failed or cancelled
         start = stop
     bar = tqdm(
-        total=sum(work for _, work in futures.values()),
+        total=sum(work for _, work in units.values()),
         file=progress_file if progress_file is not None else sys.stderr,
         disable=not progress,
         unit=" nodes",
@@ -245,49 +255,63 @@ def _run_units(
         smoothing=0.0,
         desc=f"{description} (estimated tree nodes)",
     )
-    remaining = set(futures)
+    lost: set[Any] = set()  # reported done, then lost with their worker before we took them
     try:
-        while remaining:
+        while units:
             if stop_event is not None and stop_event.is_set():
                 raise KeyboardInterrupt
             try:
                 # Wakes as soon as a unit finishes (a poll every 50 ms cost a small count 25 ms on
-                # average); the timeout only bounds how long a stop event waits to be seen.
+                # average); the timeout bounds how long a stop event or a lost unit waits.
                 finished = [done_units.get(timeout=0.1)]
             except queue.Empty:
-                continue
+                finished = []
             while not done_units.empty():
                 finished.append(done_units.get())
+            finished += [future for future in lost if future.done()]  # run again by Dask since
             for future in finished:
-                if future not in remaining:
+                lost.discard(future)
+                if future not in units:
                     continue  # taken already: each unit's result counts once
                 if not future.done():
-                    # Lost: it finished, then its worker died before the result came here. Dask
-                    # runs it again; wait for that.
-                    future.add_done_callback(done_units.put)
+                    # Lost: it finished, then its worker died before the result came here, and Dask
+                    # runs it again. (Its done-callback would fire at once again: look each round.)
+                    lost.add(future)
                     continue
-                remaining.discard(future)
-                if future.status == "cancelled":
-                    if client.status != "running":  # Dask gave up reconnecting and cancelled everything
-                        raise WorkerError("lost the connection to the Dask scheduler")
-                    raise WorkerError("a unit was cancelled on the cluster (by another client, or a restart)")
-                if future.status != "finished":
-                    raise WorkerError(f"a unit failed on the cluster: {future.exception()!r}")
-                results = _unpack(future.result())
-                unit_tasks, work = futures[future]
+                unit_tasks, work = units.pop(future)
+                results = _unpack(_unit_result(client, future))
                 if sorted(task for task, _, _ in results) != sorted(unit_tasks.tolist()):
                     raise WorkerError("a unit returned results for other tasks than it was given")
                 if journal is not None:
                     journal.record(results)
                 take(results)
+                # Let the cluster forget the result: a held result is recomputed when its worker
+                # dies, so a dead worker would cost every unit it ever finished, not its running ones.
+                future.release()
                 bar.update(work)
     except BaseException as error:
-        client.cancel(list(remaining))
+        with contextlib.suppress(Exception):  # a closed client cannot cancel; the error says why
+            client.cancel(list(units))
         if isinstance(error, KeyboardInterrupt):
             raise CountInterrupted(tasks_done(), tasks_total) from None
         raise
     finally:
         bar.close()
+
+
+def _unit_result(client, future) -> Any:
+    """A finished unit's packed result; ``WorkerError`` with one line when it failed or cannot be had."""
+    lost_scheduler = "lost the connection to the Dask scheduler"
+    if future.status == "cancelled":
+        if client.status != "running":  # Dask could not reconnect, cancelled everything, closed
+            raise WorkerError(lost_scheduler)
+        raise WorkerError("a unit was cancelled on the cluster (by another client, a restart, or a lost connection)")
+    if future.status != "finished":
+        raise WorkerError(f"a unit failed on the cluster: {future.exception()!r}")
+    try:
+        return future.result()
+    except (concurrent.futures.CancelledError, OSError) as error:  # the scheduler went away meanwhile
+        raise WorkerError(lost_scheduler if client.status != "running" else f"a unit's result was lost: {error!r}") from None
 
 
 def _pack(tasks, completions, centres) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -16,6 +16,8 @@ depends on the walk the header names (format 2; a format 1 journal is always Lun
   being mirror task ``i``: ``completions`` is the self-mirrored foldings it built, ``centres`` their
   centres, as the consumer checked them. The fold total is ``leaves * sum(weight * completions)``
   over the orbit tasks, the symmetric total ``(sum(centres) + 1) // 2`` over the mirror tasks.
+  A list planned for another number of tasks than ``tasks.MIN_TASKS`` (``--min-tasks``, or a big
+  cluster's ``tasks.cluster_min_tasks``) adds ``"orbit_min_tasks": N``; a resumed count plans with it.
 - ``"walk": "lunnon"``: ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold": "0.1.0", "walk":
   "lunnon", "shape": [2, 18], "leaves": 36, "halved": true, "symmetric": true, "task_depth": 15,
   "tasks": 7758, "task_digest": "<sha256 of the task list>"}``; ``completions`` is the normalised

@@ -19,6 +19,7 @@ one checked by the consumer.
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 import threading
@@ -39,6 +40,7 @@ from mapfold.shape import counted_sides, validate_shape
 from mapfold.symmetry import SymmetricTotal
 from mapfold.task_accounting import TaskSymmetricTotal
 from mapfold.tasks import (
+    MAX_TASKS,
     MIN_TASKS,
     cluster_min_tasks,
     mirror_task_digest,
@@ -196,13 +198,15 @@ def count_folds(
             raise ValueError("min_tasks plans the orbit walk's tasks; Lunnon's walk has its own list")
         if tasks_per_thread is not None:
             raise ValueError("min_tasks plans the deterministic task list; leave tasks_per_thread unset")
-        if min_tasks < 1:
-            raise ValueError(f"min_tasks must be at least 1, got {min_tasks}")
+        min_tasks = operator.index(min_tasks)  # a whole number (an int in the journal's header)
+        if not 1 <= min_tasks <= MAX_TASKS:
+            raise ValueError(f"min_tasks must be between 1 and {MAX_TASKS}, got {min_tasks}")
     # The journal's own number of tasks (absent: the default it was planned with).
     journal_min_tasks = None
     if existing is not None and walk == "orbit":
         journal_min_tasks = existing.get("orbit_min_tasks", MIN_TASKS)
-        if not isinstance(journal_min_tasks, int) or isinstance(journal_min_tasks, bool) or journal_min_tasks < 1:
+        whole = isinstance(journal_min_tasks, int) and not isinstance(journal_min_tasks, bool)
+        if not whole or not 1 <= journal_min_tasks <= MAX_TASKS:
             raise JournalError(f"{checkpoint}: its orbit_min_tasks {journal_min_tasks!r} is not a number of tasks")
     if journal_min_tasks is not None and min_tasks is not None and min_tasks != journal_min_tasks:
         raise JournalError(
@@ -342,8 +346,8 @@ def _count_orbit_walks(
 ) -> tuple[int, int, int | None, SenderCounts | None, int]:
     """The orbit walk's complete cycles (folds over ``N``) and, with ``symmetric``, the mirror walk's centres.
 
-    The tasks are the deterministic lists of ``tasks.plan_orbit_tasks`` and ``tasks.plan_mirror_tasks``
-    (whatever the threads or the cluster, so a journal can name them; ``tasks_per_thread`` splits
+    The tasks are the deterministic lists of ``tasks.plan_orbit_tasks`` (for ``min_tasks``) and
+    ``tasks.plan_mirror_tasks`` (whatever the threads, so a journal can name them; ``tasks_per_thread`` splits
     for this run's threads instead, without a journal). On local threads, each worker first claims
     mirror-walk tasks (``mapfold.mirror_walk``: the few foldings that can count towards the
     symmetric total, pushed through the sender to the consumer thread, which tests each one

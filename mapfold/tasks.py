@@ -42,7 +42,7 @@ CLUSTER_TASKS_PER_THREAD = 32
 
 def cluster_min_tasks(threads: int) -> int:
     """The fewest orbit tasks a count on ``threads`` cluster threads plans: ``MIN_TASKS``, or 32 a thread."""
-    return max(MIN_TASKS, CLUSTER_TASKS_PER_THREAD * threads)
+    return min(MAX_TASKS, max(MIN_TASKS, CLUSTER_TASKS_PER_THREAD * threads))
 
 
 #: Seeded probes behind the depth choice: fixed, so the plan is the same on every run.

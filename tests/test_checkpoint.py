@@ -362,8 +362,10 @@ def test_a_deeper_plan_is_journaled_and_resumed_with_its_own_number_of_tasks(tmp
 
 
 def test_the_number_of_tasks_is_checked(tmp_path):
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="between 1 and"):
         count_folds((2, 5), min_tasks=0)
+    with pytest.raises(TypeError):
+        count_folds((2, 5), min_tasks=1.5)
     with pytest.raises(ValueError, match="Lunnon's walk has its own list"):
         count_folds((2, 5), min_tasks=100, walk="lunnon")
     journal = tmp_path / "2x6.journal"
@@ -374,3 +376,17 @@ def test_the_number_of_tasks_is_checked(tmp_path):
     completed = _mapfold("count", "2x6", "--min-tasks", "0")
     assert completed.returncode == 2
     assert completed.stderr.strip() == "mapfold: error: --min-tasks must be between 1 and 2097152, got 0"
+
+
+@pytest.mark.parametrize("bad", ["x", 0, True, 1.5, 99_999_999])
+def test_a_journal_with_a_bad_number_of_tasks_is_refused_in_one_line(tmp_path, bad):
+    journal = tmp_path / "2x6.journal"
+    count_folds((2, 6), checkpoint=journal, min_tasks=5000)
+    lines = journal.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    assert header["orbit_min_tasks"] == 5000
+    header["orbit_min_tasks"] = bad
+    journal.write_text(json.dumps(header, separators=(",", ":")) + "\n" + "".join(lines[1:]))
+    completed = _mapfold("count", "2x6", "--checkpoint", str(journal), "--json")
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert completed.stderr.count("\n") == 1 and "is not a number of tasks" in completed.stderr

@@ -88,17 +88,23 @@ def test_strip_symmetric_total_on_the_cluster(client, walk):
     assert (result.folds_total, result.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
 
 
-def test_a_big_cluster_plans_smaller_tasks(client, tmp_path):
-    from mapfold.tasks import CLUSTER_TASKS_PER_THREAD, MIN_TASKS, cluster_min_tasks, plan_mirror_tasks, plan_orbit_tasks
+def test_a_big_cluster_plans_smaller_tasks(client, tmp_path, monkeypatch):
+    import mapfold.tasks as tasks_module
+    from mapfold.tasks import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MIN_TASKS, cluster_min_tasks, plan_mirror_tasks
 
     assert cluster_min_tasks(2) == MIN_TASKS  # this test cluster: the local count's list
     assert cluster_min_tasks(1024) == 1024 * CLUSTER_TASKS_PER_THREAD > MIN_TASKS
+    assert cluster_min_tasks(10**6) == MAX_TASKS
+    # Make the 2 threads of the test cluster ask for as many tasks as 1,250 threads would.
+    monkeypatch.setattr(tasks_module, "CLUSTER_TASKS_PER_THREAD", 20_000)
     journal = tmp_path / "2x10.journal"
-    on_cluster = count_folds((2, 10), client=client, min_tasks=cluster_min_tasks(1024), checkpoint=journal)
-    deeper = plan_orbit_tasks((2, 10), cluster_min_tasks(1024))
+    on_cluster = count_folds((2, 10), client=client, checkpoint=journal)
+    assert json.loads(journal.read_text().splitlines()[0])["orbit_min_tasks"] == 40_000
+    deeper = tasks_module.plan_orbit_tasks((2, 10), 40_000)
     assert on_cluster.tasks == len(deeper) + len(plan_mirror_tasks((2, 10))) > count_folds((2, 10)).tasks
     assert on_cluster.folds_total == VALUES["A001415"][10]
     assert on_cluster.symmetric_folds == count_folds((2, 10), walk="lunnon").symmetric_folds
+    monkeypatch.undo()
     resumed = count_folds((2, 10), threads=2, checkpoint=journal)  # locally, with the journal's plan
     assert (resumed.tasks, resumed.tasks_resumed) == (on_cluster.tasks, on_cluster.tasks)
     assert resumed.folds_total == on_cluster.folds_total

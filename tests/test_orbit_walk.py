@@ -273,3 +273,37 @@ def test_the_command_line_counts_without_the_symmetric_total_on_the_orbit_walk()
     assert document["walk"] == "orbit"
     assert document["folds_total"] == VALUES["A195646"][3]
     assert document["symmetric_folds"] is None
+
+
+@pytest.mark.parametrize("shape", [(2, 9), (3, 4), (4, 4), (2, 2, 3), (1, 12)])
+def test_the_orbit_reduction_groups_the_nodes_as_whole_rows_do(shape):
+    """``reduce_to_orbits`` compares each canonical code as one byte string; grouped row by row, the
+    orbits, their representatives (each orbit's first node) and their weights are the same."""
+    from mapfold.orbit_walk import reduce_to_orbits
+
+    plan = make_orbit_plan(shape)
+    nodes, placed = orbit_root(plan), 1
+    closed = [k for k in plan.symmetry.closed_prefixes if 1 < k < plan.leaves_total - 1]
+    if not closed:
+        pytest.skip("no closed prefix to reduce at")
+    # The deepest closed prefix whose nodes stay few: the first ones hold a single node.
+    reduced = None
+    while placed < closed[-1] and len(nodes) <= 50_000:
+        nodes, _ = orbit_children(plan, nodes, placed)
+        placed += 1
+        if placed in closed and len(nodes) <= 50_000:
+            reduced = nodes, placed
+    nodes, placed = reduced
+    weights = np.arange(1, len(nodes) + 1, dtype=np.int64)
+    representatives, orbit_weights = reduce_to_orbits(plan, nodes, placed, weights)
+    codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
+    first_of: dict[bytes, int] = {}
+    weight_of: dict[bytes, int] = {}
+    for row, code in enumerate(codes):
+        key = code.tobytes()
+        first_of.setdefault(key, row)
+        weight_of[key] = weight_of.get(key, 0) + int(weights[row])
+    expected = sorted(first_of, key=first_of.get)  # orbits in the order their first node appears
+    assert len(expected) < len(nodes)  # the reduction merged something
+    assert np.array_equal(representatives, nodes[[first_of[key] for key in expected]])
+    assert orbit_weights.tolist() == [weight_of[key] for key in expected]
