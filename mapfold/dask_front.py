@@ -268,7 +268,7 @@ def _run_units(
                 finished = []
             while not done_units.empty():
                 finished.append(done_units.get())
-            finished += [future for future in lost if future.done()]  # run again by Dask since
+            finished += [future for future in lost if future.done()]  # lost units Dask has run again since
             for future in finished:
                 lost.discard(future)
                 if future not in units:
