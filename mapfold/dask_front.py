@@ -389,6 +389,7 @@ def run_mirror_unit(
 
 def count_orbit_on_cluster(
     client,
+    threads: int,
     sides: tuple[int, ...],
     min_tasks: int,
     orbit_tasks,
@@ -404,7 +405,8 @@ def count_orbit_on_cluster(
 
     Mirror units go first (they are small, and each needs its worker's consumer thread); the orbit
     tasks follow, cut by ``_deal_units`` from the planner's size estimates. ``orbit_tasks`` is
-    ``tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again. Journal indices:
+    ``tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again; the units are
+    dealt for ``threads``, the cluster's worker threads (``_cluster_threads``). Journal indices:
     orbit task ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``.
 
     Raises
@@ -419,7 +421,6 @@ def count_orbit_on_cluster(
     mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
     orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
     mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)
-    threads = _cluster_threads(client)
     submissions: list[tuple[Any, tuple, np.ndarray, float]] = []
     if len(mirror_pending):
         digest = mirror_task_digest(mirror_tasks)

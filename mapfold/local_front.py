@@ -234,7 +234,9 @@ def count_folds(
         sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
     elif walk == "orbit":
         if client is not None:
-            threads = max(1, sum(client.nthreads().values()))
+            from mapfold.dask_front import _cluster_threads
+
+            threads = _cluster_threads(client)  # plans for them (``cluster_min_tasks``) and deals units to them
         if min_tasks is None:
             min_tasks = journal_min_tasks or (cluster_min_tasks(threads) if client is not None else MIN_TASKS)
         cycles, task_count, centres, sender_counts, tasks_resumed = _count_orbit_walks(
@@ -285,9 +287,9 @@ def count_folds(
                 notify(journal.notice)
         try:
             if client is not None:
-                from mapfold.dask_front import count_on_cluster
+                from mapfold.dask_front import _cluster_threads, count_on_cluster
 
-                threads = max(1, sum(client.nthreads().values()))
+                threads = _cluster_threads(client)
                 completions, centres, tasks_resumed = count_on_cluster(
                     client, sides, connection_graph, tasks, halved, symmetric, gate, journal, progress, progress_file, stop_event
                 )
@@ -408,6 +410,7 @@ def _count_orbit_walks(
 
             count_orbit_on_cluster(
                 client,
+                threads,
                 sides,
                 min_tasks,
                 orbit_tasks,
