@@ -32,7 +32,18 @@ def main() -> None:
         sys.stderr.write("mapfold: error: interrupted\n")
         sys.exit(130)
     status = run()
+    # The run is over and its answer written: a Ctrl-C now must not raise KeyboardInterrupt out of
+    # the exit (a traceback after the total); it ends the process at once, as interrupted.
+    signal.signal(signal.SIGINT, _interrupted_while_exiting)
     _exit_now(status)
+
+
+def _interrupted_while_exiting(signum, frame) -> None:
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(130)
 
 
 def _exit_now(status: int) -> None:
