@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -138,6 +139,48 @@ def test_a_worker_killed_mid_run_changes_nothing(client, tmp_path, many_units):
     assert result.folds_total == VALUES["A001415"][14]
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)  # the worker really died
+    client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
+
+
+def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(client, many_units, monkeypatch):
+    """The "lost" path: a unit reported done, its worker killed before the client took its result."""
+    import queue as queue_module
+
+    import mapfold.dask_front as dask_front
+
+    lost_units: list[str] = []
+
+    class LoseTheFirstFinishedUnit:
+        """The front's queue of finished units; the first unit taken from it loses its worker first."""
+
+        def __init__(self) -> None:
+            self.inner = queue_module.SimpleQueue()
+
+        def put(self, future) -> None:
+            self.inner.put(future)
+
+        def empty(self) -> bool:
+            return self.inner.empty()
+
+        def get(self, timeout=None):
+            future = self.inner.get(timeout=timeout)
+            if not lost_units and future.status == "finished":
+                (holder,) = client.who_has([future])[future.key]
+                os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+                deadline = time.monotonic() + 60
+                while future.status == "finished" and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                lost_units.append(future.status)
+            return future
+
+    monkeypatch.setattr(
+        dask_front, "queue", types.SimpleNamespace(SimpleQueue=LoseTheFirstFinishedUnit, Empty=queue_module.Empty)
+    )
+    # 2x14's units take tens of milliseconds: the lost unit waits that long for the other worker,
+    # long enough for the watch above to see it lost before it is finished again.
+    result = count_folds((2, 14), client=client, symmetric=False)
+    assert lost_units and lost_units[0] != "finished"  # the result really was lost before it was taken
+    assert result.folds_total == VALUES["A001415"][14]
     client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
 
 
