@@ -150,3 +150,26 @@ def test_ctrl_c_during_the_first_compilation_does_not_wait_for_it(tmp_path):
     assert time.monotonic() - sent < 4
     assert process.returncode == 130
     assert stderr.strip() == "mapfold: error: interrupted; no total" and stdout == ""
+
+
+def _exit_now_in_a_process(body: str) -> subprocess.CompletedProcess:
+    script = "import atexit, sys, threading, time\nfrom mapfold.__main__ import _exit_now\n" + body
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+def test_the_quick_exit_still_runs_every_exit_handler():
+    # The command skips the interpreter's slow teardown; what a normal exit would run must still run.
+    completed = _exit_now_in_a_process(
+        "atexit.register(lambda: print('handler ran', flush=True))\nprint('answer', end='\\n')\n_exit_now(3)\n"
+    )
+    assert completed.returncode == 3
+    assert completed.stdout.splitlines() == ["answer", "handler ran"]
+
+
+def test_the_quick_exit_waits_for_a_thread_a_normal_exit_would_wait_for():
+    completed = _exit_now_in_a_process(
+        "def late():\n    time.sleep(0.5)\n    print('thread done', flush=True)\n"
+        "threading.Thread(target=late).start()\n_exit_now(4)\n"
+    )
+    assert completed.returncode == 4
+    assert completed.stdout.splitlines() == ["thread done"]
