@@ -407,7 +407,8 @@ def count_orbit_on_cluster(
     tasks follow, cut by ``_deal_units`` from the planner's size estimates. ``orbit_tasks`` is
     ``tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again; the units are
     dealt for ``threads``, the cluster's worker threads (``_cluster_threads``). Journal indices:
-    orbit task ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``.
+    orbit task ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``. ``orbit_tasks``
+    ``None``: the symmetric total alone, in more mirror units, since they are then all the work.
 
     Raises
     ------
@@ -417,14 +418,17 @@ def count_orbit_on_cluster(
     from mapfold.estimate import orbit_task_nodes
     from mapfold.unit_runner import mirror_centre_weight
 
-    orbit_count = len(orbit_tasks)
+    orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0  # none: the symmetric total alone
     mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
     orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
     mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)
     submissions: list[tuple[Any, tuple, np.ndarray, float]] = []
     if len(mirror_pending):
         digest = mirror_task_digest(mirror_tasks)
-        unit_count = min(len(mirror_pending), threads)  # about 1% of the work: one unit per thread
+        # Beside the orbit walk, about 1% of the work: one unit per thread. Alone (or all that is left),
+        # the whole work: many units, so a thread that finishes early takes another instead of idling.
+        units_per_thread = 1 if len(orbit_pending) else UNITS_PER_THREAD
+        unit_count = min(len(mirror_pending), threads * units_per_thread)
         for start in range(unit_count):
             unit = mirror_pending[start::unit_count]
             submissions.append(
@@ -435,7 +439,7 @@ def count_orbit_on_cluster(
                     float(len(unit)),
                 )
             )
-    digest = orbit_task_digest(orbit_tasks)
+    digest = orbit_task_digest(orbit_tasks) if orbit_tasks is not None else mirror_task_digest(mirror_tasks)
     if len(orbit_pending):
         weights = orbit_task_nodes(orbit_tasks, orbit_pending)
         for unit in _deal_units(weights, threads):
@@ -444,7 +448,7 @@ def count_orbit_on_cluster(
             )
     if not submissions:
         return
-    weight = mirror_centre_weight(orbit_tasks.plan.leaves_total)
+    weight = mirror_centre_weight(int(np.prod(sides)))
 
     def take(results: list[Any]) -> None:
         for task, found, centres in results:

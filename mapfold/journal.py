@@ -18,6 +18,8 @@ depends on the walk the header names (format 2; a format 1 journal is always Lun
   over the orbit tasks, the symmetric total ``(sum(centres) + 1) // 2`` over the mirror tasks.
   A list planned for another number of tasks than ``tasks.MIN_TASKS`` (``--min-tasks``, or a big
   cluster's ``tasks.cluster_min_tasks``) adds ``"orbit_min_tasks": N``; a resumed count plans with it.
+  The symmetric total alone (``--symmetric-only``) adds ``"folds": false``, with ``"orbit_tasks": 0``
+  and ``null`` ``task_depth`` and ``task_digest``: every task is a mirror task.
 - ``"walk": "lunnon"``: ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold": "0.1.0", "walk":
   "lunnon", "shape": [2, 18], "leaves": 36, "halved": true, "symmetric": true, "task_depth": 15,
   "tasks": 7758, "task_digest": "<sha256 of the task list>"}``; ``completions`` is the normalised

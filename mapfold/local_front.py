@@ -94,6 +94,7 @@ def count_folds(
     client: Any = None,
     walk: str | None = None,
     min_tasks: int | None = None,
+    folds: bool = True,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -151,6 +152,11 @@ def count_folds(
         resumes with its own list; naming another raises ``JournalError``), else ``MIN_TASKS``
         (4096), or ``tasks.cluster_min_tasks`` (32 a worker thread) with ``client``. Totals do not
         depend on it.
+    folds
+        ``False``: count the symmetric total alone, with the mirror walk, and skip the fold total
+        (``folds_total`` is ``None``). The mirror walk grows far more slowly than the fold walk, so
+        this reaches strips whose fold total is out of reach (1 x 36, A007822(18), in under two
+        minutes on two threads). Needs ``symmetric`` and the orbit walk.
 
     Returns
     -------
@@ -191,6 +197,24 @@ def count_folds(
         )
     if walk == "orbit" and not (gate and halve):
         raise ValueError("gate=False and halve=False are switches of Lunnon's walk; use walk='lunnon'")
+    if existing is not None and walk == "orbit" and existing.get("folds", True) != folds:
+        what = "the symmetric total alone" if folds else "both totals"
+        raise JournalError(
+            f"{checkpoint} is a journal of {what}; resume it "
+            f"{'with' if folds else 'without'} --symmetric-only (folds={not folds}) or use another file"
+        )
+    if not folds:
+        if not symmetric:
+            raise ValueError("folds=False counts the symmetric total alone; it needs symmetric=True")
+        if written_by == "lunnon":
+            raise JournalError(
+                f"{checkpoint} is a journal of Lunnon's walk, which counts both totals; resume it without --symmetric-only"
+            )
+        if walk != "orbit":
+            # Lunnon's walk finds the symmetric foldings among all the foldings it walks.
+            raise ValueError("folds=False needs the mirror walk of walk='orbit'; Lunnon's walk walks every folding")
+        if min_tasks is not None:
+            raise ValueError("min_tasks plans the orbit walk's tasks; folds=False walks the mirror walk alone")
     if min_tasks is not None:
         if walk != "orbit" and written_by is not None:
             raise JournalError(f"{checkpoint} is a journal of Lunnon's walk, which plans its own tasks; leave their number unset")
@@ -243,6 +267,7 @@ def count_folds(
             sides,
             threads,
             symmetric,
+            folds,
             sender_slots,
             progress,
             progress_file,
@@ -318,7 +343,7 @@ def count_folds(
     return CountResult(
         shape=list(shape),
         leaves=leaves_total,
-        folds_total=completions * leaves_total,
+        folds_total=completions * leaves_total if folds else None,
         symmetric_folds=symmetric_folds,
         a007822_index=a007822_index(shape),
         threads=threads,
@@ -335,6 +360,7 @@ def _count_orbit_walks(
     sides,
     threads,
     symmetric,
+    folds,
     sender_slots,
     progress,
     progress_file,
@@ -354,7 +380,8 @@ def _count_orbit_walks(
     mirror-walk tasks (``mapfold.mirror_walk``: the few foldings that can count towards the
     symmetric total, pushed through the sender to the consumer thread, which tests each one
     exactly), then orbit-walk tasks; with ``client``, both are cut into units for the Dask front.
-    With ``checkpoint``, every finished task goes to the journal as the count goes.
+    With ``checkpoint``, every finished task goes to the journal as the count goes. Without
+    ``folds``, there are no orbit tasks: the mirror walk alone gives the symmetric total.
 
     Returns
     -------
@@ -362,14 +389,15 @@ def _count_orbit_walks(
         ``(cycles, tasks, centres or None, sender counts or None, tasks resumed)``.
     """
     if tasks_per_thread is None:
-        orbit_tasks = plan_orbit_tasks(sides, min_tasks)
+        orbit_tasks = plan_orbit_tasks(sides, min_tasks) if folds else None
         mirror_tasks = plan_mirror_tasks(sides) if symmetric else None
     else:
-        orbit_tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread)
+        orbit_tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread) if folds else None
         mirror_tasks = split_mirror_tasks(sides, max(1, threads) * tasks_per_thread) if symmetric else None
-    orbit_count = len(orbit_tasks)
+    orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0
     mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
-    weight = mirror_centre_weight(orbit_tasks.plan.leaves_total)
+    leaves_total = int(np.prod(sides))
+    weight = mirror_centre_weight(leaves_total)
     cycles: dict[int, int] = {}  # orbit task -> its complete cycles
     mirrored: dict[int, tuple[int, int]] = {}  # mirror task -> (foldings, centres)
     journal = None
@@ -380,14 +408,17 @@ def _count_orbit_walks(
                 "mapfold": version,
                 "walk": "orbit",
                 "shape": list(sides),
-                "leaves": orbit_tasks.plan.leaves_total,
+                "leaves": leaves_total,
                 "symmetric": symmetric,
-                "task_depth": orbit_tasks.placed_leaves,
+                # Only without the fold total (journals from before the option still resume); a
+                # journal of both totals has orbit tasks, so the two never take each other's file.
+                **({"folds": False} if not folds else {}),
+                "task_depth": orbit_tasks.placed_leaves if folds else None,
                 "tasks": orbit_count + mirror_count,
                 "orbit_tasks": orbit_count,
-                "task_digest": orbit_task_digest(orbit_tasks),
+                "task_digest": orbit_task_digest(orbit_tasks) if folds else None,
                 # Only when not the default: journals from before the option still resume.
-                **({"orbit_min_tasks": min_tasks} if min_tasks != MIN_TASKS else {}),
+                **({"orbit_min_tasks": min_tasks} if folds and min_tasks != MIN_TASKS else {}),
                 "mirror_tasks": mirror_count,
                 "mirror_digest": mirror_task_digest(mirror_tasks),
             },
@@ -442,8 +473,8 @@ def _count_orbit_walks(
     if len(cycles) != orbit_count or len(mirrored) != mirror_count:
         raise WorkerError("a task was left unfinished")
     # Python ints: a weight times a task's cycles, summed, may pass 2**63 on large maps.
-    weights = orbit_tasks.weights.tolist()
-    total = sum(int(weights[task]) * found for task, found in cycles.items())
+    weights = orbit_tasks.weights.tolist() if folds else []
+    total = sum(int(weights[task]) * found for task, found in cycles.items()) if folds else None
     centres = sum(found_centres for _, found_centres in mirrored.values()) if symmetric else None
     return total, orbit_count + mirror_count, centres, sender_counts, resumed
 
@@ -455,7 +486,7 @@ def _count_orbit_tasks(
 
     Returns the sender's counts (``None`` without the symmetric total).
     """
-    orbit_count = len(orbit_tasks)
+    orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0
     orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
     mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
     mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)

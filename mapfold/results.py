@@ -24,7 +24,8 @@ class CountResult:
 
     shape: list[int]
     leaves: int
-    folds_total: int
+    #: ``None`` when only the symmetric total was counted (``count_folds(folds=False)``).
+    folds_total: int | None
     symmetric_folds: int | None
     a007822_index: int | None
     threads: int
@@ -33,7 +34,8 @@ class CountResult:
     version: str
     sender: SenderCounts | None
     tasks_resumed: int = 0
-    #: ``"lunnon"`` (Lunnon's walk, both totals) or ``"orbit"`` (the orbit walk, fold total only).
+    #: ``"lunnon"`` (Lunnon's walk, both totals) or ``"orbit"`` (the orbit walk for the fold total,
+    #: the mirror walk for the symmetric total).
     walk: str = "lunnon"
 
     def to_dict(self) -> dict[str, Any]:

@@ -528,7 +528,7 @@ class OrbitRun:
                 stop_event,
                 poll,
                 self.stop_flag,
-                "orbit walk (estimated tree nodes)",
+                "orbit walk (estimated tree nodes)" if len(self.orbit_pending) else "mirror walk (tasks)",
             )
         except KeyboardInterrupt:
             interrupted = True

@@ -89,6 +89,15 @@ def test_strip_symmetric_total_on_the_cluster(client, walk):
     assert (result.folds_total, result.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
 
 
+def test_the_symmetric_total_alone_on_the_cluster(client, tmp_path):
+    journal = tmp_path / "1x24.journal"
+    result = count_folds((1, 24), client=client, folds=False, checkpoint=journal)
+    assert result.folds_total is None
+    assert result.symmetric_folds == VALUES["A007822"][12]
+    resumed = count_folds((1, 24), threads=2, folds=False, checkpoint=journal)  # locally, all of it journaled
+    assert (resumed.tasks_resumed, resumed.symmetric_folds) == (result.tasks, result.symmetric_folds)
+
+
 def test_a_big_cluster_plans_smaller_tasks(client, tmp_path, monkeypatch):
     import mapfold.tasks as tasks_module
     from mapfold.tasks import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MIN_TASKS, cluster_min_tasks, plan_mirror_tasks
