@@ -139,7 +139,7 @@ def count_on_cluster(
             progress,
             progress_file,
             stop_event,
-            "cluster walk",
+            "cluster walk (estimated tree nodes)",
             len(tasks),
             lambda: len(done_completions),
         )
@@ -198,6 +198,7 @@ def _run_units(
     description: str,
     tasks_total: int,
     tasks_done: Callable[[], int],
+    bar_unit: str = " nodes",
 ) -> None:
     """Submit ``(function, leading arguments, unit's journal task indices, estimated work)`` units; gather them.
 
@@ -250,10 +251,10 @@ def _run_units(
         total=sum(work for _, work in units.values()),
         file=progress_file if progress_file is not None else sys.stderr,
         disable=not progress,
-        unit=" nodes",
+        unit=bar_unit,
         unit_scale=True,
         smoothing=0.0,
-        desc=f"{description} (estimated tree nodes)",
+        desc=description,
     )
     lost: set[Any] = set()  # reported done, then lost with their worker before we took them
     try:
@@ -468,9 +469,10 @@ def count_orbit_on_cluster(
         progress,
         progress_file,
         stop_event,
-        "cluster orbit walk",
+        "cluster orbit walk (estimated tree nodes)" if len(orbit_pending) else "cluster mirror walk",
         orbit_count + mirror_count,
         lambda: len(cycles) + len(mirrored),
+        " nodes" if len(orbit_pending) else " tasks",  # mirror units weigh their number of tasks
     )
 
 

@@ -196,6 +196,7 @@ def _run_workers(
     poll,
     stop_flag: np.ndarray,
     bar_description: str,
+    bar_unit: str = " nodes",
 ) -> int:
     """Run ``threads`` workers, each making one call ``share(index, bar, stop_flag)``; return their sum or raise.
 
@@ -210,7 +211,7 @@ def _run_workers(
         total=bar_total,
         file=progress_file if progress_file is not None else sys.stderr,
         disable=not progress,
-        unit=" nodes",
+        unit=bar_unit,
         unit_scale=True,
         smoothing=0.0,  # the ETA from the average rate of the whole run, not the last few updates
         desc=bar_description,
@@ -528,7 +529,8 @@ class OrbitRun:
                 stop_event,
                 poll,
                 self.stop_flag,
-                "orbit walk (estimated tree nodes)" if len(self.orbit_pending) else "mirror walk (tasks)",
+                "orbit walk (estimated tree nodes)" if len(self.orbit_pending) else "mirror walk",
+                " nodes" if len(self.orbit_pending) else " tasks",
             )
         except KeyboardInterrupt:
             interrupted = True
