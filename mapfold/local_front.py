@@ -108,7 +108,8 @@ def count_folds(
         Also gather the symmetric total through a ``LeafBelowSender`` and its consumer thread.
     progress
         Show a progress bar on ``progress_file``, driven by the estimated tree nodes of the tasks
-        done (so its rate and ETA hold when tasks differ in size by orders of magnitude).
+        done (so its rate and ETA hold when tasks differ in size by orders of magnitude); with
+        ``folds=False``, by the mirror tasks done.
     progress_file
         Where the bar is written; default ``sys.stderr``.
     tasks_per_thread
@@ -198,7 +199,7 @@ def count_folds(
     if walk == "orbit" and not (gate and halve):
         raise ValueError("gate=False and halve=False are switches of Lunnon's walk; use walk='lunnon'")
     if existing is not None and walk == "orbit" and existing.get("folds", True) != folds:
-        what = "the symmetric total alone" if folds else "both totals"
+        what = "the symmetric total alone" if folds else ("both totals" if existing.get("symmetric") else "the fold total alone")
         raise JournalError(
             f"{checkpoint} is a journal of {what}; resume it "
             f"{'with' if folds else 'without'} --symmetric-only (folds={not folds}) or use another file"
@@ -206,9 +207,10 @@ def count_folds(
     if not folds:
         if not symmetric:
             raise ValueError("folds=False counts the symmetric total alone; it needs symmetric=True")
-        if written_by == "lunnon":
+        if written_by not in (None, "orbit"):
             raise JournalError(
-                f"{checkpoint} is a journal of Lunnon's walk, which counts both totals; resume it without --symmetric-only"
+                f"{checkpoint} is a journal of the {written_by} walk, which counts the fold total; "
+                "resume it without --symmetric-only (folds=True)"
             )
         if walk != "orbit":
             # Lunnon's walk finds the symmetric foldings among all the foldings it walks.

@@ -188,7 +188,9 @@ def task_digest(tasks: TaskSet) -> str:
 
 
 #: The mirror walk's deterministic task list: the first depth with at least this many nodes. The
-#: walk is about 1% of a count, so its tasks only need to be many enough to share out.
+#: walk is about 1% of a count, so its tasks only need to be many enough to share out. Alone
+#: (``--symmetric-only``) it is the whole count: 1,570 tasks for a strip keep a few dozen
+#: threads busy to the end, not a large cluster (a deeper list would change every journal's digest).
 MIRROR_TASKS = 1024
 #: Seeded probes per orbit task behind ``plan_orbit_tasks``'s depth choice.
 _ORBIT_PLAN_PROBES = 4

@@ -174,13 +174,14 @@ def test_progress_bar_shows_when_stderr_is_a_terminal():
 
 def test_interrupt_stops_every_thread_and_prints_no_total():
     process = subprocess.Popen(
-        [sys.executable, "-m", "mapfold", "count", "2x17", "--json", "--no-progress"],
+        [sys.executable, "-m", "mapfold", "count", "2x17", "--threads", "2", "--json", "--no-progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    # 2x17 counts for about a minute: 3 s in it is loading or counting, never done (2x15, a 2.5 s
-    # count, was sometimes finished by then, and the interrupt came after its total).
+    # 2x17 on 2 threads counts for about a minute, whatever the machine's cores: 3 s in it is loading
+    # or counting, never done (2x15, a 2.5 s count, was sometimes finished by then, and the interrupt
+    # came after its total).
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)  # no hang: the walks see the stop flag

@@ -166,6 +166,17 @@ def test_the_quick_exit_still_runs_every_exit_handler():
     assert completed.stdout.splitlines() == ["answer", "handler ran"]
 
 
+def test_the_quick_exit_skips_the_teardown():
+    # What it is for: no module teardown (``__del__`` of what is still alive), which numba's and
+    # LLVM's objects make slow. A plain ``sys.exit`` would print the second line.
+    completed = _exit_now_in_a_process(
+        "class Sentinel:\n    def __del__(self):\n        print('torn down', flush=True)\n"
+        "kept = Sentinel()\nprint('answer')\n_exit_now(0)\n"
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.splitlines() == ["answer"]
+
+
 def test_the_quick_exit_waits_for_a_thread_a_normal_exit_would_wait_for():
     completed = _exit_now_in_a_process(
         "def late():\n    time.sleep(0.5)\n    print('thread done', flush=True)\n"

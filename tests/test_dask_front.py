@@ -160,7 +160,7 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
     lost_units: list[str] = []
 
     class LoseTheFirstFinishedUnit:
-        """The front's queue of finished units; the first unit taken from it loses its worker first."""
+        """The front's queue of finished units; a unit taken from it loses its worker first."""
 
         def __init__(self) -> None:
             self.inner = queue_module.SimpleQueue()
@@ -173,13 +173,15 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
 
         def get(self, timeout=None):
             future = self.inner.get(timeout=timeout)
-            if not lost_units and future.status == "finished":
+            # Until one loss is seen (a unit lost and run again between two looks is missed; the
+            # next finished unit tries again), at most three workers.
+            if "lost" not in lost_units and len(lost_units) < 3 and future.status == "finished":
                 (holder,) = client.who_has([future])[future.key]
                 os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
-                deadline = time.monotonic() + 60
+                deadline = time.monotonic() + 10  # the nanny sees its process die at once
                 while future.status == "finished" and time.monotonic() < deadline:
                     time.sleep(0.001)
-                lost_units.append(future.status)
+                lost_units.append("lost" if future.status != "finished" else "missed")
             return future
 
     monkeypatch.setattr(
@@ -188,7 +190,7 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
     # 2x14's units take tens of milliseconds: the lost unit waits that long for the other worker,
     # long enough for the watch above to see it lost before it is finished again.
     result = count_folds((2, 14), client=client, symmetric=False)
-    assert lost_units and lost_units[0] != "finished"  # the result really was lost before it was taken
+    assert "lost" in lost_units  # a result really was lost before it was taken
     assert result.folds_total == VALUES["A001415"][14]
     client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
 

@@ -77,7 +77,7 @@ def test_an_interrupted_count_resumes_and_journals_stay_apart(tmp_path):
         count_folds((1, 12), folds=False, checkpoint=both)
     lunnon = tmp_path / "lunnon.journal"
     count_folds((1, 12), checkpoint=lunnon, walk="lunnon")
-    with pytest.raises(JournalError, match="Lunnon"):
+    with pytest.raises(JournalError, match="lunnon walk"):
         count_folds((1, 12), folds=False, checkpoint=lunnon)
 
 
