@@ -6,11 +6,11 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from journal_watch import journaled_tasks, stop_once_journaled
 
 from mapfold import count_folds
 from mapfold.journal import JournalError
@@ -25,12 +25,6 @@ def _mapfold(*arguments: str, timeout: float = 180) -> subprocess.CompletedProce
     return subprocess.run(_command(*arguments), capture_output=True, text=True, timeout=timeout)
 
 
-def _task_lines(journal: Path) -> int:
-    if not journal.exists():
-        return 0
-    return max(0, journal.read_text().count("\n") - 1)
-
-
 def _start_and_stop(journal: Path, arguments: list[str], how: signal.Signals, after_lines: int = 20):
     """Start a checkpointed count, wait until the journal holds some tasks, send ``how``; return the process' output."""
     process = subprocess.Popen(
@@ -40,7 +34,7 @@ def _start_and_stop(journal: Path, arguments: list[str], how: signal.Signals, af
         text=True,
     )
     deadline = time.monotonic() + 120
-    while _task_lines(journal) < after_lines and process.poll() is None and time.monotonic() < deadline:
+    while journaled_tasks(journal) < after_lines and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert process.poll() is None, "the count finished before it could be stopped: make it bigger"
     process.send_signal(how)
@@ -53,7 +47,7 @@ def test_kill_9_then_resume_gives_the_exact_totals_without_redoing_finished_task
     returncode, stdout, _ = _start_and_stop(journal, ["1x22", "--threads", "2"], signal.SIGKILL)
     assert returncode == -signal.SIGKILL
     assert stdout == ""
-    journaled = _task_lines(journal)
+    journaled = journaled_tasks(journal)
     assert journaled > 0
     completed = _mapfold("count", "1x22", "--threads", "2", "--checkpoint", str(journal), "--json", "--no-progress")
     assert completed.returncode == 0, completed.stderr
@@ -63,7 +57,7 @@ def test_kill_9_then_resume_gives_the_exact_totals_without_redoing_finished_task
     assert document["symmetric_folds"] == VALUES["A007822"][11]
     assert document["tasks_resumed"] == journaled  # only the journaled tasks were skipped, all of them
     assert 0 < document["tasks_resumed"] < document["tasks"]
-    assert _task_lines(journal) == document["tasks"]
+    assert journaled_tasks(journal) == document["tasks"]
 
 
 def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
@@ -75,7 +69,7 @@ def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
     assert len(lines) == 1, stderr
     assert "run the same command again to resume" in lines[0]
     done = int(lines[0].split("interrupted; ")[1].split(" of ")[0])
-    assert done == _task_lines(journal)  # what the line says is what the journal holds
+    assert done == journaled_tasks(journal)  # what the line says is what the journal holds
     completed = _mapfold("count", "2x14", "--no-symmetric", "--threads", "1", "--checkpoint", str(journal), "--json")
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
@@ -95,16 +89,7 @@ def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_p
     # the compilation running in the background, holding the GIL, which would slow the next test.
     count_folds((1, 9), threads=2, checkpoint=tmp_path / "warm-up.journal", walk=walk)
     journal = tmp_path / f"1x{strip}.journal"
-    stop = threading.Event()
-
-    def stop_once_tasks_are_journaled() -> None:
-        while not stop.is_set():
-            if _task_lines(journal) >= 10:
-                stop.set()
-            time.sleep(0.01)
-
-    watcher = threading.Thread(target=stop_once_tasks_are_journaled, daemon=True)
-    watcher.start()
+    stop = stop_once_journaled(journal, 10)
     try:
         with pytest.raises(KeyboardInterrupt):
             count_folds((1, strip), threads=2, checkpoint=journal, stop_event=stop, walk=walk)
@@ -127,7 +112,7 @@ def test_a_journal_in_use_by_another_count_is_refused(tmp_path):
     )
     try:
         deadline = time.monotonic() + 60
-        while _task_lines(journal) < 1 and first.poll() is None and time.monotonic() < deadline:
+        while journaled_tasks(journal) < 1 and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         second = _mapfold("count", "1x22", "--checkpoint", str(journal), "--json")
         assert second.returncode == 2
@@ -209,7 +194,7 @@ def test_the_task_list_does_not_depend_on_threads():
     assert counts == {len(plan_tasks(graph, True))}
 
 
-def _drop_last_task_lines(journal: Path, count: int) -> None:
+def _drop_lastjournaled_tasks(journal: Path, count: int) -> None:
     lines = journal.read_text().splitlines(keepends=True)
     journal.write_text("".join(lines[: len(lines) - count]))
 
@@ -223,11 +208,11 @@ def test_an_orbit_journal_names_its_walk_and_both_task_lists(tmp_path):
     orbit_tasks, mirror_tasks = plan_orbit_tasks((16,)), plan_mirror_tasks((16,))
     assert (header["format"], header["walk"]) == (2, "orbit")
     assert header["orbit_tasks"] == len(orbit_tasks) and header["mirror_tasks"] == len(mirror_tasks) > 0
-    assert header["tasks"] == first.tasks == len(orbit_tasks) + len(mirror_tasks) == _task_lines(journal)
+    assert header["tasks"] == first.tasks == len(orbit_tasks) + len(mirror_tasks) == journaled_tasks(journal)
     assert header["task_digest"] == orbit_task_digest(orbit_tasks)
     assert header["mirror_digest"] == mirror_task_digest(mirror_tasks)
     assert (first.folds_total, first.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
-    _drop_last_task_lines(journal, 7)
+    _drop_lastjournaled_tasks(journal, 7)
     again = count_folds((1, 16), threads=1, checkpoint=journal)
     assert (again.walk, again.tasks_resumed) == ("orbit", again.tasks - 7)
     assert (again.folds_total, again.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
@@ -251,7 +236,7 @@ def test_a_lunnon_journal_resumes_with_lunnons_walk_and_refuses_another(tmp_path
     first = count_folds((1, 16), threads=2, checkpoint=journal, walk="lunnon")
     header = json.loads(journal.read_text().splitlines()[0])
     assert (header["format"], header["walk"]) == (2, "lunnon")
-    _drop_last_task_lines(journal, 5)
+    _drop_lastjournaled_tasks(journal, 5)
     before = journal.read_bytes()
     with pytest.raises(JournalError, match="journal of the lunnon walk, not the orbit walk"):
         count_folds((1, 16), checkpoint=journal, walk="orbit")
@@ -345,7 +330,7 @@ def test_a_deeper_plan_is_journaled_and_resumed_with_its_own_number_of_tasks(tmp
         VALUES["A001415"][10],
         count_folds((2, 10), walk="lunnon").symmetric_folds,
     )
-    _drop_last_task_lines(journal, 9)
+    _drop_lastjournaled_tasks(journal, 9)
     before = journal.read_bytes()
     with pytest.raises(JournalError, match=f"planned for at least {deeper} tasks, not {MIN_TASKS}"):
         count_folds((2, 10), checkpoint=journal, min_tasks=MIN_TASKS)

@@ -13,6 +13,7 @@ import time
 import types
 
 import pytest
+from journal_watch import stop_once_journaled
 
 from mapfold import count_folds
 from mapfold.oeis import VALUES
@@ -198,15 +199,7 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
 @pytest.mark.parametrize("walk", ["orbit", "lunnon"])
 def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, walk, many_units):
     journal = tmp_path / "1x17.journal"
-    stop = threading.Event()
-
-    def stop_once_some_units_are_in() -> None:
-        while not stop.is_set():
-            if journal.exists() and journal.read_text().count("\n") > 20:
-                stop.set()
-            time.sleep(0.01)
-
-    threading.Thread(target=stop_once_some_units_are_in, daemon=True).start()
+    stop = stop_once_journaled(journal, 20)  # some units are in
     try:
         with pytest.raises(KeyboardInterrupt):
             count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop, walk=walk)

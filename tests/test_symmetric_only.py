@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
+from journal_watch import stop_once_journaled
 from typer.testing import CliRunner
 
 from mapfold import count_folds
@@ -50,15 +49,7 @@ def test_it_needs_the_symmetric_total_and_the_orbit_walk():
 def test_an_interrupted_count_resumes_and_journals_stay_apart(tmp_path):
     count_folds((1, 9), folds=False, checkpoint=tmp_path / "warm-up.journal")  # compiled before the stop
     journal = tmp_path / "1x30.journal"
-    stop = threading.Event()
-
-    def stop_once_tasks_are_journaled() -> None:
-        while not stop.is_set():
-            if journal.exists() and journal.read_text().count("\n") > 10:
-                stop.set()
-            time.sleep(0.01)
-
-    threading.Thread(target=stop_once_tasks_are_journaled, daemon=True).start()
+    stop = stop_once_journaled(journal, 10)
     try:
         with pytest.raises(KeyboardInterrupt):
             count_folds((1, 30), threads=2, folds=False, checkpoint=journal, stop_event=stop)
