@@ -1036,8 +1036,8 @@ class Bench:
                 self.add_ratio_row(13, "LocalCluster 2x1 / local 2t", shape, remote, local, goal if shape != (2, 15) else None)
             # Empty units of the default walk: what one unit costs the scheduler, the comms and the
             # worker's call, and nothing else.
-            from mapfold.dask_front import _orbit_planned, run_orbit_unit
-            from mapfold.tasks import MIN_TASKS
+            from mapfold.plan.tasks import MIN_TASKS
+            from mapfold.run.cluster import _orbit_planned, run_orbit_unit
 
             _, digest = _orbit_planned((2, 6), MIN_TASKS)
             units = 200

@@ -12,9 +12,9 @@ __all__ = ["MAX_LEAVES", "CountResult", "SenderCounts", "ShapeError", "__version
 #: Where each public name lives. They are imported on first use, not here: ``import mapfold``
 #: stays cheap, so the command line is already running (and handling Ctrl-C) when numba loads.
 _PUBLIC_HOMES = {
-    "CountResult": "mapfold.runner",
-    "SenderCounts": "mapfold.runner",
-    "count_folds": "mapfold.runner",
+    "CountResult": "mapfold.results",
+    "SenderCounts": "mapfold.results",
+    "count_folds": "mapfold.run.local",
     "MAX_LEAVES": "mapfold.shape",
     "ShapeError": "mapfold.shape",
     "parse_shape": "mapfold.shape",

@@ -25,7 +25,7 @@ def main() -> None:
         interrupted.append(signum)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    from mapfold.cli import run
+    from mapfold.cli.app import run
 
     signal.signal(signal.SIGINT, previous)
     if interrupted:

@@ -13,8 +13,8 @@ import pytest
 from journal_watch import journaled_tasks, stop_once_journaled
 
 from mapfold import count_folds
-from mapfold.journal import JournalError
 from mapfold.oeis import VALUES
+from mapfold.run.journal import JournalError
 
 
 def _command(*arguments: str) -> list[str]:
@@ -185,8 +185,8 @@ def test_a_damaged_journal_or_another_file_is_refused(tmp_path):
 
 
 def test_the_task_list_does_not_depend_on_threads():
-    from mapfold.connection_graph import make_connection_graph
-    from mapfold.tasks import plan_tasks, task_digest
+    from mapfold.plan.tasks import plan_tasks, task_digest
+    from mapfold.walks.connection_graph import make_connection_graph
 
     graph = make_connection_graph((3, 5))
     assert task_digest(plan_tasks(graph, True)) == task_digest(plan_tasks(graph, True))
@@ -200,7 +200,7 @@ def _drop_lastjournaled_tasks(journal: Path, count: int) -> None:
 
 
 def test_an_orbit_journal_names_its_walk_and_both_task_lists(tmp_path):
-    from mapfold.tasks import mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
+    from mapfold.plan.tasks import mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
 
     journal = tmp_path / "1x16.journal"
     first = count_folds((1, 16), threads=2, checkpoint=journal)
@@ -221,7 +221,7 @@ def test_an_orbit_journal_names_its_walk_and_both_task_lists(tmp_path):
 def test_the_orbit_task_lists_do_not_depend_on_threads_and_digest_the_weights():
     import dataclasses
 
-    from mapfold.tasks import orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
+    from mapfold.plan.tasks import orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
 
     orbit_tasks = plan_orbit_tasks((3, 5))
     assert orbit_task_digest(orbit_tasks) == orbit_task_digest(plan_orbit_tasks((3, 5)))
@@ -302,8 +302,8 @@ def test_a_deeper_orbit_task_list_for_big_trees_keeps_the_weights_right(monkeypa
     """``plan_orbit_tasks`` goes deeper while tasks are too big; deeper tasks inherit their orbit weight."""
     import numpy as np
 
-    import mapfold.tasks as tasks_module
-    from mapfold.unit_runner import OrbitRun
+    import mapfold.plan.tasks as tasks_module
+    from mapfold.run.workers import OrbitRun
 
     usual = tasks_module.plan_orbit_tasks((3, 6))
     monkeypatch.setattr(tasks_module, "MAX_NODES_PER_TASK", 2.0)  # every task of 3x6 is "too big"
@@ -317,7 +317,7 @@ def test_a_deeper_orbit_task_list_for_big_trees_keeps_the_weights_right(monkeypa
 
 
 def test_a_deeper_plan_is_journaled_and_resumed_with_its_own_number_of_tasks(tmp_path):
-    from mapfold.tasks import MIN_TASKS, plan_mirror_tasks, plan_orbit_tasks
+    from mapfold.plan.tasks import MIN_TASKS, plan_mirror_tasks, plan_orbit_tasks
 
     journal = tmp_path / "2x10.journal"
     deeper = 40_000

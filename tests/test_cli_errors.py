@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 import mapfold.cli as cli
-from mapfold.sender import SenderError
+import mapfold.cli.count as count_command
+from mapfold.run.sender import SenderError
 
 
 def _mapfold(*arguments: str, stdout=subprocess.PIPE, env=None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -118,7 +119,7 @@ def test_an_interrupt_outranks_a_consumer_that_failed_at_the_same_time(monkeypat
         stop_event.set()
         raise SenderError("the consumer thread failed: ZeroDivisionError()")
 
-    monkeypatch.setattr(cli, "count_folds", failing_after_interrupt)
+    monkeypatch.setattr(count_command, "count_folds", failing_after_interrupt)
     result = CliRunner().invoke(cli.app, ["count", "2x5"])
     assert result.exit_code == 130
     assert "interrupted" in result.stderr
@@ -128,7 +129,7 @@ def test_out_of_memory_is_one_line_and_status_1(monkeypatch):
     def exhausted(*arguments, **options):
         raise MemoryError
 
-    monkeypatch.setattr(cli, "count_folds", exhausted)
+    monkeypatch.setattr(count_command, "count_folds", exhausted)
     result = CliRunner().invoke(cli.app, ["count", "2x5"])
     assert result.exit_code == 1
     assert result.stderr.startswith("mapfold: error: out of memory") and len(result.stderr.splitlines()) == 1

@@ -33,16 +33,16 @@ def client():
 @pytest.fixture
 def many_units(monkeypatch):
     """Cut even a small count into 16 units per thread and a tail of smaller ones, as a long count is."""
-    import mapfold.dask_front as dask_front
+    import mapfold.run.cluster as cluster
 
-    monkeypatch.setattr(dask_front, "MIN_UNIT_NODES", 0.0)
-    monkeypatch.setattr(dask_front, "MAX_UNIT_NODES", 0.0)
+    monkeypatch.setattr(cluster, "MIN_UNIT_NODES", 0.0)
+    monkeypatch.setattr(cluster, "MAX_UNIT_NODES", 0.0)
 
 
 def test_units_follow_the_work():
     import numpy as np
 
-    from mapfold.dask_front import MAX_UNIT_NODES, MIN_UNIT_NODES, UNITS_PER_THREAD, _deal_units
+    from mapfold.run.cluster import MAX_UNIT_NODES, MIN_UNIT_NODES, UNITS_PER_THREAD, _deal_units
 
     threads = 4
     small = _deal_units(np.full(1000, MIN_UNIT_NODES / 1000), threads)  # one unit's worth in all
@@ -100,8 +100,8 @@ def test_the_symmetric_total_alone_on_the_cluster(client, tmp_path):
 
 
 def test_a_big_cluster_plans_smaller_tasks(client, tmp_path, monkeypatch):
-    import mapfold.tasks as tasks_module
-    from mapfold.tasks import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MIN_TASKS, cluster_min_tasks, plan_mirror_tasks
+    import mapfold.plan.tasks as tasks_module
+    from mapfold.plan.tasks import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MIN_TASKS, cluster_min_tasks, plan_mirror_tasks
 
     assert cluster_min_tasks(2) == MIN_TASKS  # this test cluster: the local count's list
     assert cluster_min_tasks(1024) == 1024 * CLUSTER_TASKS_PER_THREAD > MIN_TASKS
@@ -156,7 +156,7 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
     """The "lost" path: a unit reported done, its worker killed before the client took its result."""
     import queue as queue_module
 
-    import mapfold.dask_front as dask_front
+    import mapfold.run.cluster as cluster
 
     lost_units: list[str] = []
 
@@ -185,9 +185,7 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
                 lost_units.append("lost" if future.status != "finished" else "missed")
             return future
 
-    monkeypatch.setattr(
-        dask_front, "queue", types.SimpleNamespace(SimpleQueue=LoseTheFirstFinishedUnit, Empty=queue_module.Empty)
-    )
+    monkeypatch.setattr(cluster, "queue", types.SimpleNamespace(SimpleQueue=LoseTheFirstFinishedUnit, Empty=queue_module.Empty))
     # 2x14's units take tens of milliseconds: the lost unit waits that long for the other worker,
     # long enough for the watch above to see it lost before it is finished again.
     result = count_folds((2, 14), client=client, symmetric=False)

@@ -54,8 +54,8 @@ def _python(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str
 
 
 def _count_2x5(site: Path, cache_dir, home) -> tuple[int, str]:
-    # Lunnon's walk, named: the count runs kernel.py, which a test below edits (the default walk,
-    # with or without a checkpoint, is the orbit walk of orbit_walk.py).
+    # Lunnon's walk, named: the count runs walks/lunnon.py, which a test below edits (the default walk,
+    # with or without a checkpoint, is the orbit walk of walks/orbit.py).
     count = "import json, mapfold; print(json.dumps(mapfold.count_folds((2, 5), threads=2, walk='lunnon').to_dict()))"
     completed = _python(site, cache_dir, home, "-c", count)
     assert completed.returncode == 0, completed.stderr
@@ -96,10 +96,10 @@ def test_a_damaged_cache_is_recompiled_with_one_notice(package_copy: Path, tmp_p
 
 
 def test_an_edit_to_an_inlined_module_is_never_served_stale(package_copy: Path, tmp_path: Path):
-    """The worker loop (runner.py) has the walk (kernel.py) compiled into it: editing kernel.py alone must show."""
+    """The worker loop (run/workers.py) has the walk (walks/lunnon.py) compiled into it: editing lunnon.py alone must show."""
     cache_dir = tmp_path / "cache"
     assert _count_2x5(package_copy, cache_dir, tmp_path)[0] == FOLDS_2X5
-    kernel = package_copy / "mapfold" / "kernel.py"
+    kernel = package_copy / "mapfold" / "walks" / "lunnon.py"
     source = kernel.read_text()
     assert "popcount(last_gaps)" in source
     # A deliberately wrong kernel (every completion counted twice): a fresh compile cannot give the true total.
@@ -113,7 +113,7 @@ def test_an_edit_to_an_inlined_module_is_never_served_stale(package_copy: Path, 
 def test_every_cached_mapfold_function_uses_the_checked_cache():
     from numba.core.dispatcher import Dispatcher
 
-    import mapfold.runner  # noqa: F401 - imports every jitted module
+    import mapfold.run.local  # noqa: F401 - imports every jitted module
 
     cached = [
         value
@@ -131,8 +131,8 @@ def test_sources_edited_after_loading_are_never_saved_under_either_digest(packag
     cache_dir = tmp_path / "cache"
     script = (
         "import pathlib, sys\n"
-        "import mapfold.runner\n"  # the sources are read and the digest taken
-        "kernel = pathlib.Path(mapfold.runner.__file__).with_name('kernel.py')\n"
+        "import mapfold.run.local\n"  # the sources are read and the digest taken
+        "kernel = pathlib.Path(mapfold.__file__).parent / 'walks' / 'lunnon.py'\n"
         "kernel.write_text(kernel.read_text() + '\\n# edited while running\\n')\n"
         "print(mapfold.count_folds((2, 5), threads=2, symmetric=False).folds_total)\n"
     )
@@ -140,7 +140,7 @@ def test_sources_edited_after_loading_are_never_saved_under_either_digest(packag
     completed = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=environment, cwd=package_copy, timeout=120
     )
-    assert "edited while running" not in (PACKAGE / "kernel.py").read_text(), "the test edited the real package"
+    assert "edited while running" not in (PACKAGE / "walks" / "lunnon.py").read_text(), "the test edited the real package"
     assert completed.returncode == 0, completed.stderr
     assert int(completed.stdout) == FOLDS_2X5
     assert "sources changed while it ran" in completed.stderr

@@ -1,6 +1,6 @@
 """The mirror lemma and the kernel's gate, against the definition of the symmetric total.
 
-The lemma (``mapfold/symmetry.py``): in any folding, a centre can count only for the mirror that
+The lemma (``mapfold/walks/self_mirror.py``): in any folding, a centre can count only for the mirror that
 swaps the sentinel and leaf N. The gate: a node's completion is sent to the consumer only if it
 (or, in a halved walk, its reflection) could count. Both are checked here folding by folding on
 every valid pile of small maps from the independent brute force, and the totals with the gate on
@@ -17,7 +17,7 @@ from brute_force import brute_force_counts, mirror_centres, valid_piles
 
 from mapfold import count_folds
 from mapfold.oeis import VALUES
-from mapfold.symmetry import mirror_gate, mirror_weight, second_last_gate_gaps
+from mapfold.walks.self_mirror import mirror_gate, mirror_weight, second_last_gate_gaps
 
 SMALL_SHAPES = [(1, 5), (1, 6), (1, 7), (1, 8), (1, 9), (2, 3), (3, 2), (2, 4), (4, 2), (2, 5), (5, 2), (3, 3), (2, 2, 2)]
 SMALL_SHAPES += [(2, 2, 3), (3, 2, 2), (2, 3, 2), (1, 10), (2, 6)]

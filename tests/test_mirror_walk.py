@@ -1,4 +1,4 @@
-"""The mirror walk (mapfold.mirror_walk) against the definition, the full stream and the oracle.
+"""The mirror walk (mapfold.walks.mirror) against the definition, the full stream and the oracle.
 
 The brute force (tests/brute_force.py) lists every folding and applies MAPFOLDING.md's definition;
 Lunnon's walk with its gate off (the full stream) is the check on shapes too large for it, and the
@@ -14,12 +14,12 @@ import pytest
 from brute_force import crease_pairs, interleaved, mirror_centres, valid_piles
 from test_brute_force import ordered_factorizations
 
-import mapfold.unit_runner as unit_runner
+import mapfold.run.workers as workers
 from mapfold import count_folds
-from mapfold.kernel import cycle_above
-from mapfold.mirror_walk import make_mirror_plan, mirror_of, split_mirror_tasks, walk_mirror_subtree
 from mapfold.oeis import VALUES
-from mapfold.sender import LeafBelowSender, SenderError
+from mapfold.run.sender import LeafBelowSender, SenderError
+from mapfold.walks.mirror import make_mirror_plan, mirror_of, split_mirror_tasks, walk_mirror_subtree
+from mapfold.walks.pile import cycle_above
 
 
 def shape_id(sides: tuple[int, ...]) -> str:
@@ -158,12 +158,12 @@ def test_every_folding_sent_on_64_leaves_is_valid_and_counts(sides):
 def test_the_consumer_checks_what_the_mirror_walk_sends(monkeypatch):
     """A folding the consumer finds no centre in ends the count with an error, not a wrong total."""
 
-    real = unit_runner.count_mirror_centres
+    real = workers.count_mirror_centres
 
     def doubting(rows, last_leaf_gaps, with_reflections):
         return real(rows, last_leaf_gaps, with_reflections) - 1  # as if the first folding of each batch did not count
 
-    monkeypatch.setattr(unit_runner, "count_mirror_centres", doubting)
+    monkeypatch.setattr(workers, "count_mirror_centres", doubting)
     with pytest.raises(SenderError, match="mirror walk sent"):
         count_folds((1, 14), threads=2)
 

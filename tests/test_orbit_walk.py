@@ -1,4 +1,4 @@
-"""The orbit walk (mapfold.orbit_walk) against the brute force, the oracle and Lunnon's walk.
+"""The orbit walk (mapfold.walks.orbit) against the brute force, the oracle and Lunnon's walk.
 
 The brute force (tests/brute_force.py) shares nothing with either walk; Lunnon's walk is the
 independent check on shapes too large for it (both are checked against the OEIS elsewhere).
@@ -15,13 +15,13 @@ import pytest
 from brute_force import brute_force_counts
 from test_brute_force import ordered_factorizations
 
-import mapfold.unit_runner as unit_runner
+import mapfold.run.workers as workers
 from mapfold import count_folds
-from mapfold.journal import JournalError
-from mapfold.kernel import WALK_ABORTED
-from mapfold.map_symmetry import leaf_coordinates, map_symmetry
 from mapfold.oeis import VALUES, known_folds
-from mapfold.orbit_walk import (
+from mapfold.results import WorkerError
+from mapfold.run.journal import JournalError
+from mapfold.walks.group import leaf_coordinates, map_symmetry
+from mapfold.walks.orbit import (
     canonical_codes,
     cycle_above,
     last_leaf_completions,
@@ -32,7 +32,7 @@ from mapfold.orbit_walk import (
     split_orbit_tasks,
     walk_orbit_subtree,
 )
-from mapfold.runner import WorkerError
+from mapfold.walks.pile import WALK_ABORTED
 
 cached_brute_force = functools.lru_cache(maxsize=None)(brute_force_counts)
 
@@ -219,7 +219,7 @@ def test_stop_flag_aborts_an_orbit_walk():
 
 
 def test_a_failing_orbit_worker_ends_the_run_with_an_error(monkeypatch):
-    real = unit_runner._work_through_orbit_subset
+    real = workers._work_through_orbit_subset
     calls = []
 
     def failing_second_worker(*arguments):
@@ -228,7 +228,7 @@ def test_a_failing_orbit_worker_ends_the_run_with_an_error(monkeypatch):
             raise MemoryError("worker exploded")
         return real(*arguments)
 
-    monkeypatch.setattr(unit_runner, "_work_through_orbit_subset", failing_second_worker)
+    monkeypatch.setattr(workers, "_work_through_orbit_subset", failing_second_worker)
     with pytest.raises(WorkerError, match="worker exploded"):
         count_folds((2, 8), threads=2, symmetric=False)
 
@@ -279,7 +279,7 @@ def test_the_command_line_counts_without_the_symmetric_total_on_the_orbit_walk()
 def test_the_orbit_reduction_groups_the_nodes_as_whole_rows_do(shape):
     """``reduce_to_orbits`` compares each canonical code as one byte string; grouped row by row, the
     orbits, their representatives (each orbit's first node) and their weights are the same."""
-    from mapfold.orbit_walk import reduce_to_orbits
+    from mapfold.walks.orbit import reduce_to_orbits
 
     plan = make_orbit_plan(shape)
     nodes, placed = orbit_root(plan), 1

@@ -13,10 +13,10 @@ def _pyproject() -> str:
 
 
 def test_platforms_are_declared_and_windows_is_not_claimed():
-    """The producers' wait calls libc usleep (mapfold/atomics.py): POSIX only."""
+    """The producers' wait calls libc usleep (mapfold/jit/atomics.py): POSIX only."""
     systems = re.findall(r'"Operating System :: ([^"]*)"', _pyproject())
     assert sorted(systems) == ["MacOS", "POSIX :: Linux"]
-    assert '"usleep"' in (REPOSITORY / "mapfold" / "atomics.py").read_text()
+    assert '"usleep"' in (REPOSITORY / "mapfold" / "jit" / "atomics.py").read_text()
 
 
 def test_ci_runs_the_oldest_and_newest_declared_python():

@@ -19,9 +19,9 @@ def test_bar_reaches_its_total_of_estimated_work():
 
 def test_bar_work_follows_task_size():
     """Tasks of very different sizes move the bar by their estimated nodes, not by one each."""
-    from mapfold.connection_graph import make_connection_graph
-    from mapfold.estimate import subtree_weights
-    from mapfold.tasks import plan_tasks
+    from mapfold.plan.probe import subtree_weights
+    from mapfold.plan.tasks import plan_tasks
+    from mapfold.walks.connection_graph import make_connection_graph
 
     graph = make_connection_graph((3, 5))
     tasks = plan_tasks(graph, True, min_tasks=64)
@@ -37,8 +37,8 @@ def test_no_bar_when_not_asked():
 
 def test_orbit_task_sizes_are_estimated():
     """The orbit walk's tasks differ in size too; the bar moves by their estimates."""
-    from mapfold.estimate import orbit_subtree_weights
-    from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks
+    from mapfold.plan.probe import orbit_subtree_weights
+    from mapfold.walks.orbit import make_orbit_plan, split_orbit_tasks
 
     tasks = split_orbit_tasks(make_orbit_plan((3, 5)), 2, 64)
     weights = orbit_subtree_weights(tasks.plan, tasks.leaf_below, tasks.placed_leaves, probes=64)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from mapfold.sender import LeafBelowSender, SenderError
+from mapfold.run.sender import LeafBelowSender, SenderError
 
 
 @njit(nogil=True)
@@ -136,14 +136,14 @@ def test_a_failing_consumer_ends_the_run_without_a_hang():
 @pytest.mark.parametrize(
     "walk, module, handler",
     [
-        ("orbit", "mapfold.unit_runner", "MirroredFoldingsCheck"),  # where the mirror walk makes its handler
-        ("lunnon", "mapfold.local_front", "SymmetricTotal"),  # where Lunnon's walk makes its handler
+        ("orbit", "mapfold.run.workers", "MirroredFoldingsCheck"),  # where the mirror walk makes its handler
+        ("lunnon", "mapfold.run.local", "SymmetricTotal"),  # where Lunnon's walk makes its handler
     ],
 )
 def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch, walk, module, handler):
     import importlib
 
-    from mapfold.local_front import count_folds
+    from mapfold.run.local import count_folds
 
     class Broken:
         def __init__(self, *arguments, **keywords) -> None:
@@ -172,7 +172,7 @@ def test_close_is_idempotent_and_counters_match():
 
 
 def test_the_lanes_stay_within_their_memory_bound_whatever_the_lane_count():
-    from mapfold.sender import DEFAULT_MAX_BYTES
+    from mapfold.run.sender import DEFAULT_MAX_BYTES
 
     sender = LeafBelowSender(65, lambda rows, gaps: None, lanes=4096, slots=8192)
     try:

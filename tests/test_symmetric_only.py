@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from mapfold import count_folds
 from mapfold.cli import app
-from mapfold.journal import JournalError
 from mapfold.oeis import VALUES
+from mapfold.run.journal import JournalError
 
 runner = CliRunner()
 

@@ -8,12 +8,13 @@ import time
 import numpy as np
 import pytest
 
-import mapfold.cpus as cpus
-import mapfold.runner as runner
-import mapfold.unit_runner as unit_runner  # where the worker threads call the jitted loop
+import mapfold.run.cpus as cpus
+import mapfold.run.workers as workers  # where the worker threads call the jitted loop
 from mapfold import count_folds
 from mapfold.oeis import VALUES
-from mapfold.runner import WorkerError
+from mapfold.results import WorkerError
+from mapfold.run.cpus import available_cpus
+from mapfold.run.local import THREADS_PER_CPU_CAP, worker_threads
 
 
 def test_thread_count_invariance_on_many_tasks():
@@ -35,7 +36,7 @@ def test_more_threads_than_tasks():
 
 
 def test_a_failing_worker_ends_the_run_with_an_error(monkeypatch):
-    real = unit_runner._work_through_tasks
+    real = workers._work_through_tasks
     calls = []
 
     def failing_second_worker(*arguments):
@@ -44,7 +45,7 @@ def test_a_failing_worker_ends_the_run_with_an_error(monkeypatch):
             raise MemoryError("worker exploded")
         return real(*arguments)
 
-    monkeypatch.setattr(unit_runner, "_work_through_tasks", failing_second_worker)
+    monkeypatch.setattr(workers, "_work_through_tasks", failing_second_worker)
     started = time.monotonic()
     with pytest.raises(WorkerError, match="worker exploded"):
         count_folds((2, 8), threads=2, walk="lunnon")  # the orbit walk's loop: tests/test_orbit_walk.py
@@ -53,9 +54,10 @@ def test_a_failing_worker_ends_the_run_with_an_error(monkeypatch):
 
 def test_stop_flag_aborts_a_walk():
     """A walk told to stop returns the abort marker instead of a partial count."""
-    from mapfold.connection_graph import make_connection_graph
-    from mapfold.kernel import WALK_ABORTED, walk_subtree
-    from mapfold.tasks import root_node
+    from mapfold.plan.tasks import root_node
+    from mapfold.walks.connection_graph import make_connection_graph
+    from mapfold.walks.lunnon import walk_subtree
+    from mapfold.walks.pile import WALK_ABORTED
 
     graph = make_connection_graph((2, 9))
     leaf_below = root_node(18)[0].copy()
@@ -106,7 +108,7 @@ def test_totals_are_exact_python_ints():
 def test_absurd_thread_counts_run_as_a_sane_number():
     result = count_folds((2, 5), threads=4096)
     assert result.folds_total == VALUES["A001415"][5]
-    assert result.threads == runner.worker_threads(4096) <= max(64, runner.THREADS_PER_CPU_CAP * runner.available_cpus())
+    assert result.threads == worker_threads(4096) <= max(64, THREADS_PER_CPU_CAP * available_cpus())
 
 
 def _cgroup_v2(tmp_path, limits: dict[str, str]):

@@ -35,7 +35,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+#: The mapfold package (this file is in its ``jit`` subpackage).
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _HASH_SIZE = hashlib.sha256().digest_size
 _reported: set[str] = set()
 
@@ -85,8 +86,8 @@ def _current_digest() -> str:
     for part in (str(_PACKAGE_DIR), numba.__version__, llvmlite.__version__, numpy.__version__, sys.version):
         digest.update(part.encode() + b"\0")
     for folder in _inlined_package_dirs():
-        for source in sorted(folder.glob("*.py")):
-            digest.update(source.name.encode() + b"\0")
+        for source in sorted(folder.rglob("*.py")):
+            digest.update(source.relative_to(folder).as_posix().encode() + b"\0")
             digest.update(source.read_bytes())
     return digest.hexdigest()
 

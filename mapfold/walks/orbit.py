@@ -69,9 +69,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.kernel import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
-from mapfold.map_symmetry import MapSymmetry, leaf_coordinates, leaf_of, map_symmetry
+from mapfold.jit.bits import lowest_bit_index, popcount
+from mapfold.walks.group import MapSymmetry, leaf_coordinates, leaf_of, map_symmetry
+from mapfold.walks.pile import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 
 _ONE = np.uint64(1)
 
@@ -425,8 +425,8 @@ class OrbitTasks:
     nodes_at_reduction, orbits
         How many nodes of the full walk that depth has, and how many representatives were kept.
     estimated_nodes
-        ``float64`` estimate of the nodes below each task (``estimate.orbit_subtree_weights``),
-        where the planner made one on its way (``tasks.plan_orbit_tasks``); ``None`` otherwise.
+        ``float64`` estimate of the nodes below each task (``plan.probe.orbit_subtree_weights``),
+        where the planner made one on its way (``plan.tasks.plan_orbit_tasks``); ``None`` otherwise.
         Not part of the task list's identity: it only orders, deals and weighs the tasks.
     """
 

@@ -10,14 +10,14 @@ depends on the walk the header names (format 2; a format 1 journal is always Lun
   "0.1.0", "walk": "orbit", "shape": [2, 18], "leaves": 36, "symmetric": true, "task_depth": 9,
   "tasks": 5120, "orbit_tasks": 4096, "task_digest": "<sha256>", "mirror_tasks": 1024,
   "mirror_digest": "<sha256>"}``. Tasks ``0 .. orbit_tasks - 1`` are the orbit walk's
-  (``tasks.plan_orbit_tasks``; the digest covers the insertion order, every task's pile and its
+  (``plan.tasks.plan_orbit_tasks``; the digest covers the insertion order, every task's pile and its
   orbit weight): ``completions`` is the complete cycles below the task, ``centres`` is ``null``.
-  The others are the mirror walk's tasks (``tasks.plan_mirror_tasks``), task ``orbit_tasks + i``
+  The others are the mirror walk's tasks (``plan.tasks.plan_mirror_tasks``), task ``orbit_tasks + i``
   being mirror task ``i``: ``completions`` is the self-mirrored foldings it built, ``centres`` their
   centres, as the consumer checked them. The fold total is ``leaves * sum(weight * completions)``
   over the orbit tasks, the symmetric total ``(sum(centres) + 1) // 2`` over the mirror tasks.
-  A list planned for another number of tasks than ``tasks.MIN_TASKS`` (``--min-tasks``, or a big
-  cluster's ``tasks.cluster_min_tasks``) adds ``"orbit_min_tasks": N``; a resumed count plans with it.
+  A list planned for another number of tasks than ``plan.tasks.MIN_TASKS`` (``--min-tasks``, or a big
+  cluster's ``plan.tasks.cluster_min_tasks``) adds ``"orbit_min_tasks": N``; a resumed count plans with it.
   The symmetric total alone (``--symmetric-only``) adds ``"folds": false``, with ``"orbit_tasks": 0``
   and ``null`` ``task_depth`` and ``task_digest``: every task is a mirror task.
 - ``"walk": "lunnon"``: ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold": "0.1.0", "walk":

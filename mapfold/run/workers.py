@@ -1,7 +1,7 @@
 """The unit runner: the jitted worker loops over a list of tasks, and the threads that run them.
 
-Shared by both fronts: the local front (``mapfold.local_front``) runs them over every pending task
-on this machine's threads; the Dask front (``mapfold.dask_front``) runs them over one unit's tasks
+Shared by both fronts: the local front (``mapfold.run.local``) runs them over every pending task
+on this machine's threads; the Dask front (``mapfold.run.cluster``) runs them over one unit's tasks
 on a worker. Each worker thread makes one call into a jitted ``nogil`` loop that claims tasks with
 an atomic counter (so no thread waits for another, and the GIL is never taken), walks each one, and
 ticks the progress bar from inside nopython code:
@@ -27,15 +27,15 @@ import numpy as np
 from numba import njit
 from numba_progress import ProgressBar
 
-from mapfold.atomics import atomic_add, atomic_store_release
-from mapfold.kernel import WALK_ABORTED, cycle_above, walk_subtree
-from mapfold.mirror_walk import walk_mirror_subtree
-from mapfold.orbit_walk import walk_orbit_subtree
+from mapfold.jit.atomics import atomic_add, atomic_store_release
 from mapfold.results import SenderCounts, WorkerError
-from mapfold.sender import _CURSOR_WIDTH, _READ, _WRITTEN, LeafBelowSender, SenderError
-from mapfold.symmetry import count_completions, count_mirror_centres
-from mapfold.task_accounting import TaskSymmetricTotal
-from mapfold.tasks import pile_above
+from mapfold.run.sender import _CURSOR_WIDTH, _READ, _WRITTEN, LeafBelowSender, SenderError
+from mapfold.run.task_accounting import TaskSymmetricTotal
+from mapfold.walks.lunnon import walk_subtree
+from mapfold.walks.mirror import walk_mirror_subtree
+from mapfold.walks.orbit import walk_orbit_subtree
+from mapfold.walks.pile import WALK_ABORTED, cycle_above, pile_above
+from mapfold.walks.self_mirror import count_completions, count_mirror_centres
 
 #: After an interrupt, how long the runner waits for workers to return. Only a worker still
 #: inside numba's first compilation (which cannot be cut short) takes longer: it is left to
@@ -370,7 +370,7 @@ def _work_through_mirror_subset(
 
 
 def mirror_centre_weight(leaves_total: int) -> int:
-    """The centres of every folding that counts towards the symmetric total (``symmetry.mirror_weight``).
+    """The centres of every folding that counts towards the symmetric total (``walks.self_mirror.mirror_weight``).
 
     A folding's cycle has ``N + 1`` items: 2 centres when that is even, 1 when odd.
     """
@@ -380,7 +380,7 @@ def mirror_centre_weight(leaves_total: int) -> int:
 class MirroredFoldingsCheck:
     """Consumer-side handler for the mirror walk: tests every folding it built, exactly.
 
-    Each folding must have ``weight`` mirror centres (``symmetry.count_mirror_centres``, the same
+    Each folding must have ``weight`` mirror centres (``walks.self_mirror.count_mirror_centres``, the same
     predicate as Lunnon's walk uses); a batch where one does not raises, which ends the run with an
     error. So a mirror task whose rows have been handled holds ``weight`` centres per folding.
     """
@@ -411,10 +411,10 @@ class OrbitRun:
     Parameters
     ----------
     orbit_tasks, orbit_pending
-        The orbit task list (``orbit_walk.OrbitTasks``, or ``None`` for a run of mirror tasks
+        The orbit task list (``walks.orbit.OrbitTasks``, or ``None`` for a run of mirror tasks
         alone) and the indices of the tasks to walk.
     mirror_tasks, mirror_pending
-        The mirror task list (``mirror_walk.MirrorTasks``, or ``None`` without the symmetric total)
+        The mirror task list (``walks.mirror.MirrorTasks``, or ``None`` without the symmetric total)
         and the indices to walk.
     threads
         Worker threads (sender lanes).

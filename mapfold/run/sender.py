@@ -54,7 +54,7 @@ from numba.extending import (
     unbox,
 )
 
-from mapfold.atomics import atomic_load_acquire, atomic_store_release, copy_row, sleep_microseconds
+from mapfold.jit.atomics import atomic_load_acquire, atomic_store_release, copy_row, sleep_microseconds
 
 # Per-lane counters at ``cursors[lane * _CURSOR_WIDTH + counter]`` (flat, so the atomics index one
 # element of a one-dimensional array): written and read on separate 64-byte cache lines, so the

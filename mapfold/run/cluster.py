@@ -1,10 +1,10 @@
 """The Dask front: the same count spread over a Dask distributed cluster.
 
 The client plans the deterministic task lists (as a local count asking for as many tasks would; a
-big cluster asks for more, ``tasks.cluster_min_tasks``), orders the pending tasks by their estimated
+big cluster asks for more, ``plan.tasks.cluster_min_tasks``), orders the pending tasks by their estimated
 size, largest first, and cuts them into units that shrink towards the end (``_deal_units``), many
 more than the cluster has threads. Each unit is one Dask task running on a worker with the
-same jitted ``nogil`` worker loops as a local count (``mapfold.unit_runner``, one thread per unit),
+same jitted ``nogil`` worker loops as a local count (``mapfold.run.workers``, one thread per unit),
 returning every task's result. The client journals each unit's tasks as their results arrive (the
 same journal as a local count, so either can resume the other) and sums them as Python ints. A
 worker that dies loses only its running units; Dask runs them again elsewhere, and the client takes
@@ -12,12 +12,12 @@ each unit's result exactly once.
 
 Two walks, as locally (``count_folds(walk=...)``):
 
-- the orbit walk (the default): units of orbit tasks (``tasks.plan_orbit_tasks``, ordered by the
-  planner's estimates, ``estimate.orbit_task_nodes``), ``run_orbit_unit`` returning each task's complete cycles
+- the orbit walk (the default): units of orbit tasks (``plan.tasks.plan_orbit_tasks``, ordered by the
+  planner's estimates, ``plan.probe.orbit_task_nodes``), ``run_orbit_unit`` returning each task's complete cycles
   (the client multiplies by the task's orbit weight); with the symmetric total, units of mirror
-  tasks (``tasks.plan_mirror_tasks``), submitted first, each run by ``run_mirror_unit`` with the
+  tasks (``plan.tasks.plan_mirror_tasks``), submitted first, each run by ``run_mirror_unit`` with the
   worker's own ``LeafBelowSender`` and consumer thread, which tests every folding built;
-- Lunnon's walk: units of ``tasks.plan_tasks``'s tasks, ``run_unit`` returning each task's
+- Lunnon's walk: units of ``plan.tasks.plan_tasks``'s tasks, ``run_unit`` returning each task's
   completions and symmetric centres.
 """
 
@@ -36,9 +36,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from mapfold.connection_graph import make_connection_graph
+from mapfold.plan.tasks import TaskSet, mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks, plan_tasks
 from mapfold.results import WorkerError
-from mapfold.tasks import TaskSet, mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks, plan_tasks
+from mapfold.walks.connection_graph import make_connection_graph
 
 #: A long count gets at least this many units per worker thread, so a lost worker costs little.
 UNITS_PER_THREAD = 16
@@ -68,8 +68,8 @@ def run_unit(
     ``digest`` is the client's task-list digest: a worker whose plan differs (another mapfold
     version) refuses the unit instead of counting the wrong tasks.
     """
-    from mapfold.runner import run_task_subset
-    from mapfold.tasks import task_digest
+    from mapfold.plan.tasks import task_digest
+    from mapfold.run.workers import run_task_subset
 
     graph, tasks = _planned(tuple(sides), halved)
     if task_digest(tasks) != digest:
@@ -104,8 +104,8 @@ def count_on_cluster(
     CountInterrupted
         When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
     """
-    from mapfold.estimate import subtree_weights
-    from mapfold.tasks import task_digest
+    from mapfold.plan.probe import subtree_weights
+    from mapfold.plan.tasks import task_digest
 
     done_completions: dict[int, int] = dict(journal.completions) if journal is not None else {}
     done_centres: dict[int, int | None] = dict(journal.centres) if journal is not None else {}
@@ -351,11 +351,11 @@ def run_orbit_unit(
 ) -> tuple[np.ndarray, np.ndarray, None]:
     """Worker side: walk one unit of orbit tasks; its tasks and their cycles, before the orbit weight (``_pack``).
 
-    The worker plans the list itself (``tasks.plan_orbit_tasks(sides, min_tasks)``, once per
+    The worker plans the list itself (``plan.tasks.plan_orbit_tasks(sides, min_tasks)``, once per
     process). ``digest`` is the client's orbit task-list digest: a worker whose list differs
     (another mapfold version) refuses the unit instead of counting the wrong tasks.
     """
-    from mapfold.unit_runner import OrbitRun
+    from mapfold.run.workers import OrbitRun
 
     orbit_tasks, orbit_digest = _orbit_planned(tuple(sides), int(min_tasks))
     if orbit_digest != digest:
@@ -372,9 +372,9 @@ def run_mirror_unit(
     """Worker side: walk one unit of mirror tasks with this worker's own sender and consumer thread.
 
     ``unit_tasks`` are journal indices (``offset`` + mirror task); returns them with their foldings
-    and centres (``_pack``), every folding tested by the consumer (``unit_runner.MirroredFoldingsCheck``).
+    and centres (``_pack``), every folding tested by the consumer (``run.workers.MirroredFoldingsCheck``).
     """
-    from mapfold.unit_runner import OrbitRun
+    from mapfold.run.workers import OrbitRun
 
     mirror_tasks, mirror_digest = _mirror_planned(tuple(sides))
     if mirror_digest != digest:
@@ -406,7 +406,7 @@ def count_orbit_on_cluster(
 
     Mirror units go first (they are small, and each needs its worker's consumer thread); the orbit
     tasks follow, cut by ``_deal_units`` from the planner's size estimates. ``orbit_tasks`` is
-    ``tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again; the units are
+    ``plan.tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again; the units are
     dealt for ``threads``, the cluster's worker threads (``_cluster_threads``). Journal indices:
     orbit task ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``. ``orbit_tasks``
     ``None``: the symmetric total alone, in more mirror units, since they are then all the work.
@@ -416,8 +416,8 @@ def count_orbit_on_cluster(
     CountInterrupted
         When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
     """
-    from mapfold.estimate import orbit_task_nodes
-    from mapfold.unit_runner import mirror_centre_weight
+    from mapfold.plan.probe import orbit_task_nodes
+    from mapfold.run.workers import mirror_centre_weight
 
     orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0  # none: the symmetric total alone
     mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0

@@ -1,12 +1,12 @@
 """The local front: split the tree, run the unit runner over it on this machine's threads, gather the totals.
 
-The threads, the jitted worker loops and the sender live in ``mapfold.unit_runner`` (shared with the
-Dask front, ``mapfold.dask_front``, which ``count_folds(client=...)`` hands the count to).
+The threads, the jitted worker loops and the sender live in ``mapfold.run.workers`` (shared with the
+Dask front, ``mapfold.run.cluster``, which ``count_folds(client=...)`` hands the count to).
 
 Two walks (``count_folds(walk=...)``), each over a deterministic task list so that a checkpoint
-journal (``mapfold.journal``) can name its tasks by index: the orbit walk with the mirror walk (the
-default: ``tasks.plan_orbit_tasks``, ``tasks.plan_mirror_tasks``, run by ``unit_runner.OrbitRun``),
-and Lunnon's walk (``tasks.plan_tasks``).
+journal (``mapfold.run.journal``) can name its tasks by index: the orbit walk with the mirror walk (the
+default: ``plan.tasks.plan_orbit_tasks``, ``plan.tasks.plan_mirror_tasks``, run by ``run.workers.OrbitRun``),
+and Lunnon's walk (``plan.tasks.plan_tasks``).
 
 Every task's result is kept apart (published by the worker with a release store), so that with
 ``checkpoint`` the main thread can append each finished task to the journal while the workers go
@@ -29,17 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from mapfold.connection_graph import make_connection_graph
-from mapfold.cpus import available_cpus
-from mapfold.journal import JOURNAL_FORMAT, Journal, JournalError, journal_header, journal_walk
-from mapfold.mirror_walk import split_mirror_tasks
-from mapfold.orbit_walk import make_orbit_plan, split_orbit_tasks
-from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
-from mapfold.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
-from mapfold.shape import counted_sides, validate_shape
-from mapfold.symmetry import SymmetricTotal
-from mapfold.task_accounting import TaskSymmetricTotal
-from mapfold.tasks import (
+from mapfold.plan.tasks import (
     MAX_TASKS,
     MIN_TASKS,
     cluster_min_tasks,
@@ -51,7 +41,17 @@ from mapfold.tasks import (
     split_tasks,
     task_digest,
 )
-from mapfold.unit_runner import OrbitRun, _run_workers, lunnon_share, mirror_centre_weight
+from mapfold.results import CountInterrupted, CountResult, SenderCounts, WorkerError
+from mapfold.run.consumer import SymmetricTotal
+from mapfold.run.cpus import available_cpus
+from mapfold.run.journal import JOURNAL_FORMAT, Journal, JournalError, journal_header, journal_walk
+from mapfold.run.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
+from mapfold.run.task_accounting import TaskSymmetricTotal
+from mapfold.run.workers import OrbitRun, _run_workers, lunnon_share, mirror_centre_weight
+from mapfold.shape import counted_sides, validate_shape
+from mapfold.walks.connection_graph import make_connection_graph
+from mapfold.walks.mirror import split_mirror_tasks
+from mapfold.walks.orbit import make_orbit_plan, split_orbit_tasks
 
 #: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
 #: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
@@ -126,21 +126,21 @@ def count_folds(
         Setting it (from a signal handler, say) stops every thread and raises ``CountInterrupted``
         (a ``KeyboardInterrupt``), as Ctrl-C does; finished tasks are in the journal by then.
     checkpoint
-        A journal file (``mapfold.journal``): created, or resumed from; every finished task is
+        A journal file (``mapfold.run.journal``): created, or resumed from; every finished task is
         appended to it durably as the count goes.
     notify
         Called with one-line notices (a torn journal line); default: printed on stderr.
     gate
         Lunnon's walk: send the consumer only the completions that could be mirror images of
-        themselves (``mapfold.symmetry.mirror_gate``); ``False`` sends every completion (the full
+        themselves (``mapfold.walks.self_mirror.mirror_gate``); ``False`` sends every completion (the full
         stream, for checking the gate and the mirror walk; it chooses Lunnon's walk). Totals do
         not depend on it.
     client
         A ``distributed.Client``: run the count on its Dask cluster instead of local threads
-        (``mapfold.dask_front``); ``threads`` is then ignored.
+        (``mapfold.run.cluster``); ``threads`` is then ignored.
     walk
-        ``"orbit"``: the symmetry-reduced walk of ``mapfold.orbit_walk`` for the fold total, and the
-        mirror walk of ``mapfold.mirror_walk`` for the symmetric total; ``"lunnon"``: Lunnon's walk
+        ``"orbit"``: the symmetry-reduced walk of ``mapfold.walks.orbit`` for the fold total, and the
+        mirror walk of ``mapfold.walks.mirror`` for the symmetric total; ``"lunnon"``: Lunnon's walk
         in leaf order, halved by turning the pile over, with the gated stream. Both run on local
         threads or a cluster, with or without a checkpoint. Default: the walk of the ``checkpoint``
         journal when it exists (a journal always resumes with the walk that wrote it; naming
@@ -151,7 +151,7 @@ def count_folds(
         lists hold smaller tasks, which a large cluster needs to end together, for 5-10% more
         walking). Default: the ``checkpoint`` journal's number when it exists (a journal always
         resumes with its own list; naming another raises ``JournalError``), else ``MIN_TASKS``
-        (4096), or ``tasks.cluster_min_tasks`` (32 a worker thread) with ``client``. Totals do not
+        (4096), or ``plan.tasks.cluster_min_tasks`` (32 a worker thread) with ``client``. Totals do not
         depend on it.
     folds
         ``False``: count the symmetric total alone, with the mirror walk, and skip the fold total
@@ -260,7 +260,7 @@ def count_folds(
         sender_counts = SenderCounts(0, 0, 0, handler.completions) if symmetric else None
     elif walk == "orbit":
         if client is not None:
-            from mapfold.dask_front import _cluster_threads
+            from mapfold.run.cluster import _cluster_threads
 
             threads = _cluster_threads(client)  # plans for them (``cluster_min_tasks``) and deals units to them
         if min_tasks is None:
@@ -314,7 +314,7 @@ def count_folds(
                 notify(journal.notice)
         try:
             if client is not None:
-                from mapfold.dask_front import _cluster_threads, count_on_cluster
+                from mapfold.run.cluster import _cluster_threads, count_on_cluster
 
                 threads = _cluster_threads(client)
                 completions, centres, tasks_resumed = count_on_cluster(
@@ -376,10 +376,10 @@ def _count_orbit_walks(
 ) -> tuple[int, int, int | None, SenderCounts | None, int]:
     """The orbit walk's complete cycles (folds over ``N``) and, with ``symmetric``, the mirror walk's centres.
 
-    The tasks are the deterministic lists of ``tasks.plan_orbit_tasks`` (for ``min_tasks``) and
-    ``tasks.plan_mirror_tasks`` (whatever the threads, so a journal can name them; ``tasks_per_thread`` splits
+    The tasks are the deterministic lists of ``plan.tasks.plan_orbit_tasks`` (for ``min_tasks``) and
+    ``plan.tasks.plan_mirror_tasks`` (whatever the threads, so a journal can name them; ``tasks_per_thread`` splits
     for this run's threads instead, without a journal). On local threads, each worker first claims
-    mirror-walk tasks (``mapfold.mirror_walk``: the few foldings that can count towards the
+    mirror-walk tasks (``mapfold.walks.mirror``: the few foldings that can count towards the
     symmetric total, pushed through the sender to the consumer thread, which tests each one
     exactly), then orbit-walk tasks; with ``client``, both are cut into units for the Dask front.
     With ``checkpoint``, every finished task goes to the journal as the count goes. Without
@@ -439,7 +439,7 @@ def _count_orbit_walks(
                     mirrored[task - orbit_count] = (found, centres)
         resumed = len(cycles) + len(mirrored)
         if client is not None:
-            from mapfold.dask_front import count_orbit_on_cluster
+            from mapfold.run.cluster import count_orbit_on_cluster
 
             count_orbit_on_cluster(
                 client,
@@ -508,7 +508,7 @@ def _count_orbit_tasks(
 
     task_work = np.ones(orbit_count, dtype=np.uint64)
     if progress and len(orbit_pending):
-        from mapfold.estimate import orbit_task_nodes
+        from mapfold.plan.probe import orbit_task_nodes
 
         weights = orbit_task_nodes(orbit_tasks, orbit_pending)
         task_work[orbit_pending] = np.ceil(weights).astype(np.uint64)
@@ -561,7 +561,7 @@ def _count_tasks(
     next_task = np.zeros(1, dtype=np.int64)
     keeper = _JournalKeeper(journal, pending, next_task, task_completions, task_pushed, task_lane, handled, handler, sender)
     if progress:
-        from mapfold.estimate import subtree_weights
+        from mapfold.plan.probe import subtree_weights
 
         # A few probes per task; fewer for huge lists (their sum is what the bar needs, and it
         # averages out), so that 8x8's 1.8 million tasks cost seconds, not a minute, up front.

@@ -13,7 +13,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from mapfold import jit_cache
+from mapfold.jit import cache as jit_cache
 
 jit_cache.install()  # every jitted module imports this one before it defines a cache=True function
 

@@ -10,7 +10,7 @@ folding stands for ``leaves_total`` foldings (any leaf may be on top).
 At the second-to-last leaf the walk does not insert the last leaf: the number of its usable gaps
 is the number of completions. When a sender is given, that node is pushed whole (its pile and a
 last-leaf gap mask), which stands for those completions. With ``gate`` the mask holds only the
-completions that could be mirror images of themselves (``mapfold.symmetry.mirror_gate``: at most
+completions that could be mirror images of themselves (``mapfold.walks.self_mirror.mirror_gate``: at most
 two per node, and most nodes have none, so they are not pushed at all); without it, all of them.
 
 Halving by reflection: turning a folded pile upside down gives another folding, and on the
@@ -29,16 +29,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.symmetry import mirror_gate, second_last_gate_gaps
+from mapfold.jit.bits import lowest_bit_index, popcount
+from mapfold.walks.pile import WALK_ABORTED, insert_leaf, remove_leaf
+from mapfold.walks.self_mirror import mirror_gate, second_last_gate_gaps
 
 _ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ONE = np.uint64(1)
 #: With halving, the only gap offered to leaf 3: just below leaf 2.
 _BELOW_LEAF_TWO = np.uint64(1 << 2)
-
-#: Returned by ``walk_subtree`` when it stopped early (stop flag, or a sender that was shut down).
-WALK_ABORTED = -1
 
 #: How many dead ends the walk passes between looks at the stop flag: rare enough to cost nothing,
 #: often enough that a stop is seen within milliseconds.
@@ -68,37 +66,6 @@ def usable_gaps(connection_graph: np.ndarray, leaf: int, leaf_below: np.ndarray,
             neighbour = connection_graph[dimension, leaf, leaf_below[neighbour]]
         usable &= dimension_gaps
     return usable
-
-
-@njit(nogil=True, cache=True, inline="always")
-def insert_leaf(leaf_below: np.ndarray, leaf_above: np.ndarray, leaf: int, gap: int) -> None:
-    """Put ``leaf`` into the pile just below leaf ``gap``."""
-    below = leaf_below[gap]
-    leaf_above[leaf] = gap
-    leaf_below[leaf] = below
-    leaf_below[gap] = leaf
-    leaf_above[below] = leaf
-
-
-@njit(nogil=True, cache=True, inline="always")
-def cycle_above(leaf_below: np.ndarray, leaf_above: np.ndarray, start: int) -> None:
-    """Fill ``leaf_above`` for the cycle through ``start`` by following ``leaf_below`` round it."""
-    leaf = start
-    while True:
-        below = leaf_below[leaf]
-        leaf_above[below] = leaf
-        leaf = below
-        if leaf == start:
-            break
-
-
-@njit(nogil=True, cache=True, inline="always")
-def remove_leaf(leaf_below: np.ndarray, leaf_above: np.ndarray, leaf: int) -> None:
-    """Take ``leaf`` out of the pile, joining the leaves above and below it."""
-    above = leaf_above[leaf]
-    below = leaf_below[leaf]
-    leaf_below[above] = below
-    leaf_above[below] = above
 
 
 @njit(nogil=True, cache=True)

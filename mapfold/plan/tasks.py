@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.kernel import cycle_above, insert_leaf, usable_gaps
+from mapfold.jit.bits import lowest_bit_index, popcount
+from mapfold.walks.lunnon import usable_gaps
+from mapfold.walks.pile import insert_leaf, pile_above
 
 #: Tasks wanted per worker thread before the splitter stops going deeper.
 TASKS_PER_THREAD = 64
@@ -61,12 +62,6 @@ class TaskSet:
 
     def __len__(self) -> int:
         return int(self.leaf_below.shape[0])
-
-
-@njit(nogil=True, cache=True, inline="always")
-def pile_above(leaf_below: np.ndarray, leaf_above: np.ndarray) -> None:
-    """Fill ``leaf_above`` for the leaves in the pile by following ``leaf_below`` round the cycle."""
-    cycle_above(leaf_below, leaf_above, 0)  # Lunnon's piles are cycles through the sentinel
 
 
 @njit(nogil=True, cache=True)
@@ -114,7 +109,7 @@ def split_tasks(connection_graph: np.ndarray, threads: int, halved: bool, tasks_
     threads
         Worker threads that will share the tasks.
     halved
-        Split the halved walk (leaf 3 below leaf 2 only); see ``mapfold.kernel``.
+        Split the halved walk (leaf 3 below leaf 2 only); see ``mapfold.walks.lunnon``.
     tasks_per_thread
         Go deeper until there are at least this many tasks per thread, or only the last leaf is
         left to place.
@@ -145,7 +140,7 @@ def plan_tasks(connection_graph: np.ndarray, halved: bool, min_tasks: int = MIN_
     connection_graph
         From ``make_connection_graph`` (at least 2 leaves).
     halved
-        Split the halved walk (leaf 3 below leaf 2 only); see ``mapfold.kernel``.
+        Split the halved walk (leaf 3 below leaf 2 only); see ``mapfold.walks.lunnon``.
     min_tasks
         Go deeper until there are at least this many tasks (or only the last leaf is left).
 
@@ -154,7 +149,7 @@ def plan_tasks(connection_graph: np.ndarray, halved: bool, min_tasks: int = MIN_
     TaskSet
         The nodes at the chosen depth; see the module docstring for how it is chosen.
     """
-    from mapfold.estimate import probe_tree  # the estimator imports this module
+    from mapfold.plan.probe import probe_tree
 
     leaves_total = connection_graph.shape[1] - 1
     nodes = root_node(leaves_total)
@@ -197,11 +192,11 @@ _ORBIT_PLAN_PROBES = 4
 
 
 def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
-    """The orbit walk's deterministic task list (``orbit_walk.OrbitTasks``): the same on every run.
+    """The orbit walk's deterministic task list (``walks.orbit.OrbitTasks``): the same on every run.
 
     ``split_orbit_tasks`` for ``min_tasks`` tasks, whatever the threads; then, for big trees, one
     leaf deeper at a time while a task holds on average more than ``MAX_NODES_PER_TASK`` nodes of
-    the walk (seeded probes, ``estimate.orbit_subtree_weights``), capped at ``MAX_TASKS`` tasks.
+    the walk (seeded probes, ``plan.probe.orbit_subtree_weights``), capped at ``MAX_TASKS`` tasks.
     Deeper tasks keep their ancestor's orbit weight.
 
     Parameters
@@ -217,8 +212,8 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
     """
     import dataclasses
 
-    from mapfold.estimate import orbit_subtree_weights  # the estimator imports this module
-    from mapfold.orbit_walk import make_orbit_plan, orbit_children, split_orbit_tasks
+    from mapfold.plan.probe import orbit_subtree_weights
+    from mapfold.walks.orbit import make_orbit_plan, orbit_children, split_orbit_tasks
 
     tasks = split_orbit_tasks(make_orbit_plan(tuple(sides)), 1, min_tasks)
     while tasks.placed_leaves < tasks.plan.leaves_total - 1 and len(tasks) > 0:
@@ -241,8 +236,8 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
 
 
 def plan_mirror_tasks(sides: tuple[int, ...]) -> Any:
-    """The mirror walk's deterministic task list (``mirror_walk.MirrorTasks``): the same on every run."""
-    from mapfold.mirror_walk import split_mirror_tasks
+    """The mirror walk's deterministic task list (``walks.mirror.MirrorTasks``): the same on every run."""
+    from mapfold.walks.mirror import split_mirror_tasks
 
     return split_mirror_tasks(tuple(sides), MIRROR_TASKS)
 

@@ -1,6 +1,6 @@
 """The mirror walk: build only the foldings that can count towards the symmetric total.
 
-By the lemma in ``mapfold.symmetry``, a complete normalised folding has a counting centre exactly
+By the lemma in ``mapfold.walks.self_mirror``, a complete normalised folding has a counting centre exactly
 when one mirror holds: read the pile as a cycle of ``L = N + 1`` items, the sentinel directly above
 leaf 1; the involution ``sigma`` that swaps the sentinel with leaf ``N`` and leaf ``x`` with leaf
 ``N - x`` must turn the cycle over: ``sigma(below(e)) = above(sigma(e))`` for every item ``e``.
@@ -13,7 +13,7 @@ takes 0.28 s; 6 x 6 takes 18 ms, 7 x 7 0.17 s.
 
 Numbering
 ---------
-Leaves are numbered from 0 here, as in ``mapfold.orbit_walk`` (leaf ``m`` of the rest of the package
+Leaves are numbered from 0 here, as in ``mapfold.walks.orbit`` (leaf ``m`` of the rest of the package
 is leaf ``m - 1``), and the sentinel is item ``N``. So ``sigma`` swaps ``N`` (sentinel) with
 ``N - 1`` and ``x`` with ``N - 2 - x``; when ``N`` is even, leaf ``(N - 2) / 2`` is its only fixed
 item. The pile is a cyclic doubly linked list of the placed items (``leaf_below``, ``leaf_above``).
@@ -46,7 +46,7 @@ folding is reached exactly once.
 The walk only decides what is sent. Each folding it completes is pushed through the
 ``LeafBelowSender`` in the kernel's format (the pile of leaves ``1 .. N - 1`` in Lunnon's numbering
 and a one-bit mask for leaf ``N``), and the consumer applies the exact predicate
-(``symmetry.count_mirror_centres``) to it. The tests hold this walk against the full stream of the
+(``walks.self_mirror.count_mirror_centres``) to it. The tests hold this walk against the full stream of the
 fold walk and the brute force.
 """
 
@@ -59,10 +59,10 @@ from math import prod
 import numpy as np
 from numba import njit
 
-from mapfold.bit_ops import lowest_bit_index, popcount
-from mapfold.kernel import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
-from mapfold.map_symmetry import leaf_coordinates, map_symmetry
-from mapfold.orbit_walk import make_orbit_plan
+from mapfold.jit.bits import lowest_bit_index, popcount
+from mapfold.walks.group import leaf_coordinates, map_symmetry
+from mapfold.walks.orbit import make_orbit_plan
+from mapfold.walks.pile import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 
 _ONE = np.uint64(1)
 
@@ -134,7 +134,7 @@ class MirrorPlan:
     mirror
         ``uint8`` ``sigma`` on the items ``0 .. N``.
     neighbours, constraint_start
-        As in ``orbit_walk.OrbitPlan`` for this order.
+        As in ``walks.orbit.OrbitPlan`` for this order.
     jumps
         ``uint8`` ``(constraints, N + 1)``: ``orbit_walk``'s walk tables with a column for the
         sentinel, which no crease touches.

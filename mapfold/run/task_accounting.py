@@ -5,7 +5,7 @@ added. A pushed pile tells which task it came from: the task is the pile of the 
 ``task_depth`` leaves, and taking the deeper leaves out of a pile (following its cycle and skipping
 them) gives back exactly that task's pile. So the consumer hashes that restricted pile, finds the
 task by binary search among the sorted task hashes (checking the row itself, so a hash collision
-cannot misattribute), and runs the symmetric filter (``mapfold.symmetry``) over each run of rows of
+cannot misattribute), and runs the symmetric filter (``mapfold.walks.self_mirror``) over each run of rows of
 one task in the batch (a lane's rows arrive in order, so runs are long), adding its centres to that
 task. This costs the consumer one pass over each pushed pile and nothing at all to the workers.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from mapfold.symmetry import count_completions, count_mirror_centres
+from mapfold.walks.self_mirror import count_completions, count_mirror_centres
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)

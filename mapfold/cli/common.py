@@ -1,0 +1,31 @@
+"""What every command shares: the consoles, the one-line error, limits on the options, durations."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+#: More threads than this is a typo, not a machine: each one gets its own stack and sender lane.
+MAX_THREADS = 4096
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print a one-line error on stderr and return the Exit to raise."""
+    stderr.print(f"mapfold: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def duration(seconds: float) -> str:
+    """A rough human duration: 40 s, 12 min, 5.3 h, 41 days, 3.2e+04 years."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 365 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    return f"{seconds / (365.25 * 86400):.2g} years"

@@ -1,0 +1,65 @@
+"""``mapfold estimate``: how big and how long a count would be, before running it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+import typer.main
+from rich.table import Table
+
+from mapfold.cli.common import MAX_THREADS, duration, fail, stdout
+from mapfold.estimate import estimate_count
+from mapfold.oeis import known_folds
+from mapfold.shape import ShapeError, counted_sides, format_shape, parse_shape
+
+#: How the command presents itself in ``mapfold --help``.
+SETTINGS = dict(
+    help=(
+        "Estimate a count before running it: the number of foldings, the nodes of the search tree and the time "
+        "on this machine, from Knuth's random probes of the real tree and a timed sample of the real walk. "
+        "The time is the fold walk's (the symmetric total's mirror walk adds about 1%)."
+    )
+)
+
+
+def estimate(
+    shape: Annotated[str, typer.Argument(help="Sides joined by 'x' (2x5, 2X5, 3x3x3); one number n is a 1 x n strip.")],
+    threads: Annotated[
+        Optional[int],
+        typer.Option("--threads", "-t", help="Threads the count would use (default: the CPUs this process may use)."),
+    ] = None,
+    seconds: Annotated[float, typer.Option("--seconds", "-s", help="How long to sample (more: a tighter estimate).")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")] = False,
+) -> None:
+    """Estimate the size and time of a count."""
+    from mapfold.run.cpus import available_cpus
+
+    try:
+        sides = parse_shape(shape)
+    except ShapeError as error:
+        raise fail(str(error), 2) from None
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
+    if not 0.05 <= seconds <= 86400:
+        raise fail(f"--seconds must be between 0.05 and 86400, got {seconds}", 2)
+    threads = threads if threads is not None else available_cpus()
+    result = estimate_count(sides, threads=threads, seconds=seconds)
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    table = Table(title=f"mapfold estimate {format_shape(result.shape)}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("leaves", str(result.leaves))
+    table.add_row("foldings", f"~{result.folds_estimate:.3g} (+/- {100 * result.folds_relative_error:.1f}%)")
+    known = known_folds(counted_sides(tuple(result.shape)))
+    if known is not None:
+        table.add_row(f"OEIS {known[0]}({known[1]})", f"{known[2]:,}")
+    table.add_row("tree nodes walked", f"~{result.nodes_estimate:.3g}")
+    if result.seconds_estimate is not None:
+        spread = 100 * (result.seconds_relative_error or 0.0)
+        table.add_row(f"time on {result.threads} threads", f"~{duration(result.seconds_estimate)} (+/- {spread:.0f}%)")
+    table.add_row("probes / timed subtrees", f"{result.probes:,} / {result.timed_subtrees:,}")
+    stdout.print(table)
