@@ -26,10 +26,11 @@ from numba import njit
 
 from mapfold.jit.bits import popcount
 from mapfold.plan.probe import probe_tree, random_gap
+from mapfold.plan.probe_wide import orbit_descend_wide, orbit_probes_wide
 from mapfold.shape import counted_sides, validate_shape
 from mapfold.walks.connection_graph import make_connection_graph
 from mapfold.walks.lunnon import usable_gaps, walk_subtree
-from mapfold.walks.orbit import orbit_gaps
+from mapfold.walks.orbit import ONE_WORD_LEAVES, orbit_gaps
 from mapfold.walks.pile import cycle_above, insert_leaf, pile_above
 
 _ONE = np.uint64(1)
@@ -83,7 +84,9 @@ def _tree(shape):
     validate_shape(shape)
     sides = counted_sides(shape)
     leaves_total = int(np.prod(sides)) if sides else 1
-    return shape, leaves_total, make_connection_graph(sides) if leaves_total > 1 else None
+    # Lunnon's walk (the only user of the connection graph) keeps one-word masks: 64 leaves at most.
+    graph = make_connection_graph(sides) if 1 < leaves_total <= ONE_WORD_LEAVES else None
+    return shape, leaves_total, graph
 
 
 def estimate_count(
@@ -94,6 +97,7 @@ def estimate_count(
     timed: bool = True,
     seed: int | None = None,
     walk: str = "orbit",
+    route: int = 1,
 ) -> Estimate:
     """Estimate the foldings, the tree nodes and the time of a count, within about ``seconds``.
 
@@ -113,7 +117,9 @@ def estimate_count(
         Seed for numba's generator; ``None``: from the clock.
     walk
         ``"orbit"`` (the default count's walk, ``mapfold.walks.orbit``; ``halve`` does not apply) or
-        ``"lunnon"`` (Lunnon's walk, halved with ``halve``).
+        ``"lunnon"`` (Lunnon's walk, halved with ``halve``; at most 64 leaves).
+    route
+        The orbit walk's route: 1, or 2 (``walks.group``).
 
     Returns
     -------
@@ -125,13 +131,15 @@ def estimate_count(
     if walk not in ("orbit", "lunnon"):
         raise ValueError(f"walk must be 'orbit' or 'lunnon', got {walk!r}")
     shape, leaves_total, graph = _tree(shape)
-    if graph is None or leaves_total < 3:
+    if walk == "lunnon" and leaves_total > ONE_WORD_LEAVES:
+        raise ValueError(f"Lunnon's walk counts maps of at most {ONE_WORD_LEAVES} leaves; the orbit walk has no limit")
+    if leaves_total < 3:
         # One leaf folds one way, two leaves two ways: nothing to estimate.
         nothing = 0.0 if timed else None
         return Estimate(list(shape), leaves_total, float(leaves_total), 0.0, 1.0, nothing, nothing, threads, 0, 0, 0.0)
     rng_seed = int(seed if seed is not None else time.time_ns() % (1 << 31))
     if walk == "orbit":
-        return _estimate_orbit_walk(shape, leaves_total, threads, seconds, timed, rng_seed)
+        return _estimate_orbit_walk(shape, leaves_total, threads, seconds, timed, rng_seed, route)
     halved = halve and leaves_total >= 3
     started = time.perf_counter()
     probe_budget = seconds / 2 if timed else seconds
@@ -235,11 +243,25 @@ def _make_estimate(shape, leaves_total, folds, folds_relative, nodes_by_level, t
     )
 
 
-def _orbit_tasks(sides: tuple[int, ...]) -> Any:
+def _orbit_tasks(sides: tuple[int, ...], route: int = 1) -> Any:
     """The orbit walk's representatives at its reduction depth (no further split)."""
     from mapfold.walks.orbit import make_orbit_plan, split_orbit_tasks
 
-    return split_orbit_tasks(make_orbit_plan(sides), 1, 1)
+    return split_orbit_tasks(make_orbit_plan(sides, route=route), 1, 1)
+
+
+def _orbit_probe_functions(plan: Any) -> tuple[Any, Any]:
+    """``(probes, descend)`` for the plan's walk, each taking ``plan.tables()`` first (one word or wide)."""
+    if plan.wide:
+        return orbit_probes_wide, orbit_descend_wide
+
+    def probes(tables, *rest):
+        return _orbit_probes(*tables, *rest)
+
+    def descend(tables, *rest):
+        return _orbit_descend(*tables, *rest)
+
+    return probes, descend
 
 
 @njit(nogil=True, cache=True)
@@ -292,14 +314,18 @@ def _orbit_descend(
     return product
 
 
-def _estimate_orbit_walk(shape, leaves_total: int, threads: int, seconds: float, timed: bool, rng_seed: int) -> Estimate:
+def _estimate_orbit_walk(
+    shape, leaves_total: int, threads: int, seconds: float, timed: bool, rng_seed: int, route: int = 1
+) -> Estimate:
     """``estimate_count`` for the orbit walk: the same estimators over its (reduced) tree."""
     from mapfold.walks.orbit import walk_orbit_subtree
+    from mapfold.walks.orbit_wide import walk_orbit_subtree_wide
 
     started = time.perf_counter()
-    tasks = _orbit_tasks(counted_sides(tuple(shape)))
+    tasks = _orbit_tasks(counted_sides(tuple(shape)), route)
     plan = tasks.plan
-    tables = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    tables = plan.tables()
+    probe_walk, descend_walk = _orbit_probe_functions(plan)
     placed = tasks.placed_leaves
     probe_budget = seconds / 2 if timed else seconds
     level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
@@ -307,22 +333,30 @@ def _estimate_orbit_walk(shape, leaves_total: int, threads: int, seconds: float,
     weights = tasks.weights.astype(np.float64)
 
     def probe_batch(seed: int) -> np.ndarray:
-        _orbit_probes(*tables, tasks.leaf_below, weights, placed, _PROBE_BATCH, seed, level_sums, fold_sums)
+        probe_walk(tables, tasks.leaf_below, weights, placed, _PROBE_BATCH, seed, level_sums, fold_sums)
         return fold_sums
 
     probes, mean, folds_relative = _gather_probes(probe_batch, rng_seed, started, probe_budget)
     nodes_by_level = level_sums / probes
     nodes_by_level[placed] = len(tasks)
-    leaf_below = np.zeros(leaves_total, dtype=np.uint8)
-    leaf_above = np.zeros(leaves_total, dtype=np.uint8)
-    gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
+    leaf_below = np.zeros(leaves_total, dtype=plan.leaf_dtype)
+    leaf_above = np.zeros(leaves_total, dtype=plan.leaf_dtype)
     stop_flag = np.zeros(1, dtype=np.int64)
+    if plan.wide:
+        words = plan.prefix_masks.shape[1]
+        gap_masks = np.zeros((leaves_total, words), dtype=np.uint64)
+        scratch = np.zeros(words, dtype=np.uint64)
+    else:
+        gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
 
     def descend(depth: int) -> float:
-        return _orbit_descend(*tables, tasks.leaf_below, placed, depth, leaf_below, leaf_above)
+        return descend_walk(tables, tasks.leaf_below, placed, depth, leaf_below, leaf_above)
 
     def walk_below(depth: int) -> None:
-        walk_orbit_subtree(*tables, leaf_below, leaf_above, depth, gap_masks, stop_flag)
+        if plan.wide:
+            walk_orbit_subtree_wide(tables, leaf_below, leaf_above, depth, gap_masks, scratch, stop_flag)
+        else:
+            walk_orbit_subtree(*tables, leaf_below, leaf_above, depth, gap_masks, stop_flag)
 
     timing = _time_subtrees(nodes_by_level, placed, descend, walk_below, seconds - probe_budget) if timed else (None, None, 0)
     # The probes estimate weighted complete cycles; each cycle is ``N`` foldings.
@@ -345,20 +379,17 @@ def likely_over(shape: tuple[int, ...] | list[int], threads: int | None, seconds
     """
     from mapfold.run.cpus import available_cpus
 
-    shape, leaves_total, graph = _tree(shape)
-    if graph is None or leaves_total < 3:
+    shape, leaves_total, _ = _tree(shape)
+    if leaves_total < 3:
         return None
     threads = threads if threads is not None else available_cpus()
     # The default count's walk: the orbit walk's tree.
     tasks = _orbit_tasks(counted_sides(tuple(shape)))
     plan = tasks.plan
     level_sums = np.zeros(leaves_total + 1, dtype=np.float64)
-    _orbit_probes(
-        plan.order,
-        plan.neighbours,
-        plan.jumps,
-        plan.constraint_start,
-        plan.prefix_masks,
+    probe_walk, _ = _orbit_probe_functions(plan)
+    probe_walk(
+        plan.tables(),
         tasks.leaf_below,
         tasks.weights.astype(np.float64),
         tasks.placed_leaves,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 
-#: The most leaves (unit squares) a map may have. The kernel keeps each set of gaps in one 64-bit
-#: mask, and a leaf's gaps are positions 0 .. leaf-1, so 64 leaves is the natural bound. Maps near
-#: it are far beyond what any computer can count anyway (2 x 20, 40 leaves, is the record).
-MAX_LEAVES = 64
+#: The most leaves (unit squares) a map may have. Up to 64 the walks keep each set of gaps in one
+#: 64-bit word; past it, in several (``walks.orbit_wide``), with leaves as ``uint16`` past 255. The
+#: bound keeps the walk tables small (about 10 MiB on 2^10) and covers ``2^10``; counting is
+#: another matter: 2 x 20 (40 leaves) and 2^7 (128) are about the limit of what can be counted.
+MAX_LEAVES = 1024
 
 _SIDE = re.compile(r"[0-9]+")
 

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from mapfold.jit.bits import lowest_bit_index, popcount
+from mapfold.plan.probe_wide import orbit_subtree_weights_wide
 from mapfold.walks.lunnon import usable_gaps
 from mapfold.walks.orbit import orbit_gaps
 from mapfold.walks.pile import cycle_above, insert_leaf, pile_above
@@ -107,6 +108,8 @@ def orbit_subtree_weights(plan: Any, task_rows: np.ndarray, placed_leaves: int, 
     in ``plan``'s order): the progress bar moves by these, so its rate and ETA hold when tasks
     differ in size by orders of magnitude.
     """
+    if plan.wide:
+        return orbit_subtree_weights_wide(plan.tables(), task_rows, placed_leaves, probes)
     return _orbit_subtree_weights(
         plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks, task_rows, placed_leaves, probes
     )

@@ -34,6 +34,8 @@ MIN_TASKS = 4096
 MAX_NODES_PER_TASK = 2.0e9
 #: ... but never past this many tasks (each is a row of ``leaves + 1`` bytes and a journal line).
 MAX_TASKS = 1 << 21
+#: ... and never past this many bytes of task rows (a map of 1,024 leaves: 131,072 tasks).
+MAX_TASK_BYTES = 256 << 20
 #: A cluster count plans at least this many orbit tasks per worker thread (``cluster_min_tasks``):
 #: the largest task bounds a cluster's run, and a deeper list holds smaller ones (6 x 6, each task
 #: timed alone: the largest of 6,291 tasks is 1.1% of the work, the largest of 121,589 is 0.17%),
@@ -191,7 +193,7 @@ MIRROR_TASKS = 1024
 _ORBIT_PLAN_PROBES = 4
 
 
-def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
+def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS, route: int = 1, **plan_options: Any) -> Any:
     """The orbit walk's deterministic task list (``walks.orbit.OrbitTasks``): the same on every run.
 
     ``split_orbit_tasks`` for ``min_tasks`` tasks, whatever the threads; then, for big trees, one
@@ -205,6 +207,11 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
         The map's counted sides (at least 2 leaves).
     min_tasks
         Split for at least this many tasks.
+    route
+        1, or 2 for the second, independent route (``walks.group``): other trees, other orbits.
+    plan_options
+        ``wide``, ``shift``, ``leaf_dtype`` for ``walks.orbit.make_orbit_plan`` (the tests force
+        the wide path on small maps; a count chooses it past 64 leaves).
 
     Returns
     -------
@@ -215,15 +222,17 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
     from mapfold.plan.probe import orbit_subtree_weights
     from mapfold.walks.orbit import make_orbit_plan, orbit_children, split_orbit_tasks
 
-    tasks = split_orbit_tasks(make_orbit_plan(tuple(sides)), 1, min_tasks)
+    tasks = split_orbit_tasks(make_orbit_plan(tuple(sides), route=route, **plan_options), 1, min_tasks)
+    # On big maps the rows bound the list as much as their number does.
+    max_tasks = min(MAX_TASKS, MAX_TASK_BYTES // (tasks.plan.leaves_total * tasks.plan.leaf_dtype.itemsize))
     while tasks.placed_leaves < tasks.plan.leaves_total - 1 and len(tasks) > 0:
         nodes = orbit_subtree_weights(tasks.plan, tasks.leaf_below, tasks.placed_leaves, _ORBIT_PLAN_PROBES)
         # Kept with the list: the fronts deal, order and weigh the tasks by it without probing again.
         tasks = dataclasses.replace(tasks, estimated_nodes=nodes)
         if float(nodes.sum()) / len(tasks) <= MAX_NODES_PER_TASK:
             break
-        deeper, counts = orbit_children(tasks.plan, tasks.leaf_below, tasks.placed_leaves)
-        if len(deeper) == 0 or len(deeper) > MAX_TASKS:
+        deeper, counts = orbit_children(tasks.plan, tasks.leaf_below, tasks.placed_leaves, max_tasks)
+        if len(deeper) == 0 or len(deeper) > max_tasks:
             break
         tasks = dataclasses.replace(
             tasks,
@@ -235,11 +244,21 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS) -> Any:
     return tasks
 
 
-def plan_mirror_tasks(sides: tuple[int, ...]) -> Any:
-    """The mirror walk's deterministic task list (``walks.mirror.MirrorTasks``): the same on every run."""
+def plan_mirror_tasks(sides: tuple[int, ...], **plan_options: Any) -> Any:
+    """The mirror walk's deterministic task list (``walks.mirror.MirrorTasks``): the same on every run.
+
+    ``plan_options`` as for ``plan_orbit_tasks`` (the mirror walk has one route).
+    """
     from mapfold.walks.mirror import split_mirror_tasks
 
-    return split_mirror_tasks(tuple(sides), MIRROR_TASKS)
+    return split_mirror_tasks(tuple(sides), MIRROR_TASKS, **plan_options)
+
+
+def _leaf_bytes(rows: np.ndarray) -> bytes:
+    """The bytes a digest reads: one a leaf for ``uint8`` rows (as ever), two (little-endian) for ``uint16``."""
+    if rows.dtype == np.uint8:
+        return np.ascontiguousarray(rows, dtype=np.uint8).tobytes()
+    return np.ascontiguousarray(rows, dtype="<u2").tobytes()
 
 
 def orbit_task_digest(tasks: Any) -> str:
@@ -248,8 +267,8 @@ def orbit_task_digest(tasks: Any) -> str:
 
     digest = hashlib.sha256()
     digest.update(f"orbit:{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
-    digest.update(np.ascontiguousarray(tasks.plan.order, dtype=np.uint8).tobytes())
-    digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
+    digest.update(_leaf_bytes(tasks.plan.order))
+    digest.update(_leaf_bytes(tasks.leaf_below))
     digest.update(np.ascontiguousarray(tasks.weights, dtype="<i8").tobytes())
     return digest.hexdigest()
 
@@ -263,6 +282,6 @@ def mirror_task_digest(tasks: Any) -> str:
         digest.update(b"mirror:none")
         return digest.hexdigest()
     digest.update(f"mirror:{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
-    digest.update(np.ascontiguousarray(tasks.plan.order, dtype=np.uint8).tobytes())
-    digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
+    digest.update(_leaf_bytes(tasks.plan.order))
+    digest.update(_leaf_bytes(tasks.leaf_below))
     return digest.hexdigest()

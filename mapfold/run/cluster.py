@@ -333,9 +333,9 @@ def _unpack(packed: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> list[tu
 
 
 @functools.lru_cache(maxsize=4)
-def _orbit_planned(sides: tuple[int, ...], min_tasks: int) -> tuple[Any, str]:
-    """The orbit task list and its digest, made once per worker process, map and plan."""
-    orbit_tasks = plan_orbit_tasks(sides, min_tasks)
+def _orbit_planned(sides: tuple[int, ...], min_tasks: int, route: int = 1) -> tuple[Any, str]:
+    """The orbit task list and its digest, made once per worker process, map, plan and route."""
+    orbit_tasks = plan_orbit_tasks(sides, min_tasks, route=route)
     return orbit_tasks, orbit_task_digest(orbit_tasks)
 
 
@@ -347,7 +347,7 @@ def _mirror_planned(sides: tuple[int, ...]) -> tuple[Any, str]:
 
 
 def run_orbit_unit(
-    sides: tuple[int, ...], min_tasks: int, digest: str, unit_tasks: np.ndarray
+    sides: tuple[int, ...], min_tasks: int, digest: str, unit_tasks: np.ndarray, route: int = 1
 ) -> tuple[np.ndarray, np.ndarray, None]:
     """Worker side: walk one unit of orbit tasks; its tasks and their cycles, before the orbit weight (``_pack``).
 
@@ -357,7 +357,7 @@ def run_orbit_unit(
     """
     from mapfold.run.workers import OrbitRun
 
-    orbit_tasks, orbit_digest = _orbit_planned(tuple(sides), int(min_tasks))
+    orbit_tasks, orbit_digest = _orbit_planned(tuple(sides), int(min_tasks), int(route))
     if orbit_digest != digest:
         raise RuntimeError("this worker plans another orbit task list (another mapfold version?)")
     run = OrbitRun(orbit_tasks, np.asarray(unit_tasks, dtype=np.int64), None, [], threads=1)
@@ -401,6 +401,7 @@ def count_orbit_on_cluster(
     progress: bool,
     progress_file: IO[str] | None,
     stop_event: threading.Event | None,
+    route: int = 1,
 ) -> None:
     """Client side of the orbit walk: run the tasks not in ``cycles`` and ``mirrored`` on the cluster; fill those in.
 
@@ -443,10 +444,10 @@ def count_orbit_on_cluster(
     digest = orbit_task_digest(orbit_tasks) if orbit_tasks is not None else mirror_task_digest(mirror_tasks)
     if len(orbit_pending):
         weights = orbit_task_nodes(orbit_tasks, orbit_pending)
+        # One function object for every unit (units are grouped by it); route 2 travels in it.
+        orbit_unit = run_orbit_unit if route == 1 else functools.partial(run_orbit_unit, route=route)
         for unit in _deal_units(weights, threads):
-            submissions.append(
-                (run_orbit_unit, (tuple(sides), min_tasks, digest), orbit_pending[unit], float(weights[unit].sum()))
-            )
+            submissions.append((orbit_unit, (tuple(sides), min_tasks, digest), orbit_pending[unit], float(weights[unit].sum())))
     if not submissions:
         return
     weight = mirror_centre_weight(int(np.prod(sides)))

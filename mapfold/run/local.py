@@ -19,6 +19,7 @@ one checked by the consumer.
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 import sys
@@ -48,10 +49,10 @@ from mapfold.run.journal import JOURNAL_FORMAT, Journal, JournalError, journal_h
 from mapfold.run.sender import _CURSOR_WIDTH, _READ, LeafBelowSender, SenderError
 from mapfold.run.task_accounting import TaskSymmetricTotal
 from mapfold.run.workers import OrbitRun, _run_workers, lunnon_share, mirror_centre_weight
-from mapfold.shape import counted_sides, validate_shape
+from mapfold.shape import ShapeError, counted_sides, format_shape, validate_shape
 from mapfold.walks.connection_graph import make_connection_graph
 from mapfold.walks.mirror import split_mirror_tasks
-from mapfold.walks.orbit import make_orbit_plan, split_orbit_tasks
+from mapfold.walks.orbit import ONE_WORD_LEAVES, make_orbit_plan, split_orbit_tasks
 
 #: Worker threads beyond this many per usable CPU (and beyond ``_FEWEST_THREADS_CAP``) only slow a
 #: run: thousands of runnable threads on a few cores spend their time queueing for the GIL and the
@@ -95,6 +96,7 @@ def count_folds(
     walk: str | None = None,
     min_tasks: int | None = None,
     folds: bool = True,
+    route: int | None = None,
 ) -> CountResult:
     """Count the foldings of a map, and its symmetric foldings, on several threads.
 
@@ -158,6 +160,11 @@ def count_folds(
         (``folds_total`` is ``None``). The mirror walk grows far more slowly than the fold walk, so
         this reaches strips whose fold total is out of reach (1 x 36, A007822(18), in under two
         minutes on two threads). Needs ``symmetric`` and the orbit walk.
+    route
+        The orbit walk's route: 1 (the default), or 2, a second walk of the same map that shares as
+        little as possible with the first (another insertion order, another subgroup where the
+        group is capped: other trees, other representatives; ``walks.group``), to check a new count
+        a second way. Recorded in the journal's header (only when 2); default: the journal's.
 
     Returns
     -------
@@ -198,6 +205,23 @@ def count_folds(
         )
     if walk == "orbit" and not (gate and halve):
         raise ValueError("gate=False and halve=False are switches of Lunnon's walk; use walk='lunnon'")
+    if walk == "lunnon" and math.prod(shape) > ONE_WORD_LEAVES:
+        raise ShapeError(
+            f"shape {format_shape(shape)}: Lunnon's walk counts maps of at most {ONE_WORD_LEAVES} leaves; "
+            "the orbit walk (the default) counts any map"
+        )
+    journal_route = existing.get("route", 1) if existing is not None else None
+    if route is None:
+        route = journal_route or 1
+    elif journal_route is not None and route != journal_route:
+        raise JournalError(
+            f"{checkpoint} is a journal of route {journal_route}, not route {route}; "
+            "resume it with its own route (leave it unset) or use another file"
+        )
+    if route not in (1, 2):
+        raise ValueError(f"route must be 1 or 2, got {route!r}")
+    if route != 1 and walk != "orbit":
+        raise ValueError("route 2 is a route of the orbit walk; Lunnon's walk has one")
     if existing is not None and walk == "orbit" and existing.get("folds", True) != folds:
         what = "the symmetric total alone" if folds else ("both totals" if existing.get("symmetric") else "the fold total alone")
         raise JournalError(
@@ -280,6 +304,7 @@ def count_folds(
             client,
             notify,
             __version__,
+            route,
         )
         completions = cycles  # each cycle is N foldings: any leaf may be on top
         symmetric_folds = (centres + 1) // 2 if centres is not None else None
@@ -373,6 +398,7 @@ def _count_orbit_walks(
     client,
     notify,
     version,
+    route=1,
 ) -> tuple[int, int, int | None, SenderCounts | None, int]:
     """The orbit walk's complete cycles (folds over ``N``) and, with ``symmetric``, the mirror walk's centres.
 
@@ -391,10 +417,10 @@ def _count_orbit_walks(
         ``(cycles, tasks, centres or None, sender counts or None, tasks resumed)``.
     """
     if tasks_per_thread is None:
-        orbit_tasks = plan_orbit_tasks(sides, min_tasks) if folds else None
+        orbit_tasks = plan_orbit_tasks(sides, min_tasks, route=route) if folds else None
         mirror_tasks = plan_mirror_tasks(sides) if symmetric else None
     else:
-        orbit_tasks = split_orbit_tasks(make_orbit_plan(sides), threads, tasks_per_thread) if folds else None
+        orbit_tasks = split_orbit_tasks(make_orbit_plan(sides, route=route), threads, tasks_per_thread) if folds else None
         mirror_tasks = split_mirror_tasks(sides, max(1, threads) * tasks_per_thread) if symmetric else None
     orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0
     mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
@@ -419,6 +445,8 @@ def _count_orbit_walks(
                 "tasks": orbit_count + mirror_count,
                 "orbit_tasks": orbit_count,
                 "task_digest": orbit_task_digest(orbit_tasks) if folds else None,
+                # Only route 2: journals of route 1 keep the header they always had.
+                **({"route": route} if route != 1 else {}),
                 # Only when not the default: journals from before the option still resume.
                 **({"orbit_min_tasks": min_tasks} if folds and min_tasks != MIN_TASKS else {}),
                 "mirror_tasks": mirror_count,
@@ -454,6 +482,7 @@ def _count_orbit_walks(
                 progress,
                 progress_file,
                 stop_event,
+                route,
             )
             sender_counts = None
         else:

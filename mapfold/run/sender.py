@@ -41,6 +41,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
+from numba import from_dtype as numba_from_dtype
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.boxing import unbox_array
@@ -121,6 +122,8 @@ class LeafBelowSender:
     stop_flag
         A one-element ``int64`` array; once it is non-zero, producers waiting for room give up
         (``push`` returns ``False``). The runner passes its own, so an interrupt reaches them.
+    dtype
+        The rows' type: ``np.uint8`` (up to 255 leaves), or ``np.uint16`` for bigger maps.
 
     Notes
     -----
@@ -137,16 +140,17 @@ class LeafBelowSender:
         batch: int = 4096,
         max_bytes: int = DEFAULT_MAX_BYTES,
         stop_flag: np.ndarray | None = None,
+        dtype: type = np.uint8,
     ) -> None:
         if width < 1 or lanes < 1 or slots < 1 or batch < 1:
             raise ValueError("width, lanes, slots and batch must be positive")
-        slots = lane_slots(width, lanes, slots, max_bytes)
-        self.rows = np.zeros((lanes * slots, width), dtype=np.uint8)  # lane ``l`` is rows l*slots .. (l+1)*slots-1
+        slots = lane_slots(width * np.dtype(dtype).itemsize, lanes, slots, max_bytes)
+        self.rows = np.zeros((lanes * slots, width), dtype=dtype)  # lane ``l`` is rows l*slots .. (l+1)*slots-1
         self.last_leaf_gaps = np.zeros((lanes, slots), dtype=np.uint64)
         self.cursors = np.zeros(lanes * _CURSOR_WIDTH, dtype=np.int64)
         self.state = np.zeros(_STATE_SIZE, dtype=np.int64)
         self.stop_flag = np.zeros(1, dtype=np.int64) if stop_flag is None else stop_flag
-        self._batch_rows = np.zeros((batch, width), dtype=np.uint8)
+        self._batch_rows = np.zeros((batch, width), dtype=dtype)
         self._batch_gaps = np.zeros(batch, dtype=np.uint64)
         self._handler = handler
         self._finishing = threading.Event()
@@ -305,32 +309,44 @@ def _take_ready(
 
 
 class LeafBelowSenderType(types.Type):
-    """Numba type of a ``LeafBelowSender``: its lanes' arrays, nothing of the Python object."""
+    """Numba type of a ``LeafBelowSender``: its lanes' arrays, nothing of the Python object.
 
-    def __init__(self) -> None:
-        super().__init__(name="LeafBelowSender")
+    One type per row dtype: ``uint8`` rows (maps of up to 255 leaves) compile to the same code as
+    ever; ``uint16`` rows carry bigger maps.
+    """
+
+    def __init__(self, row_dtype=types.uint8) -> None:
+        self.row_dtype = row_dtype
+        super().__init__(name="LeafBelowSender" if row_dtype == types.uint8 else f"LeafBelowSender[{row_dtype}]")
 
 
 leaf_below_sender_type = LeafBelowSenderType()
 
-_MEMBERS = [
-    ("rows", types.Array(types.uint8, 2, "C")),
-    ("last_leaf_gaps", types.Array(types.uint64, 2, "C")),
-    ("cursors", types.Array(types.int64, 1, "C")),
-    ("state", types.Array(types.int64, 1, "C")),
-    ("stop_flag", types.Array(types.int64, 1, "C")),
-]
+
+def _members(sender_type: LeafBelowSenderType) -> list:
+    return [
+        ("rows", types.Array(sender_type.row_dtype, 2, "C")),
+        ("last_leaf_gaps", types.Array(types.uint64, 2, "C")),
+        ("cursors", types.Array(types.int64, 1, "C")),
+        ("state", types.Array(types.int64, 1, "C")),
+        ("stop_flag", types.Array(types.int64, 1, "C")),
+    ]
+
+
+_MEMBERS = _members(leaf_below_sender_type)
 
 
 @typeof_impl.register(LeafBelowSender)
 def _typeof_sender(value, context) -> LeafBelowSenderType:
-    return leaf_below_sender_type
+    if value.rows.dtype == np.uint8:
+        return leaf_below_sender_type
+    return LeafBelowSenderType(numba_from_dtype(value.rows.dtype))
 
 
 @register_model(LeafBelowSenderType)
 class _LeafBelowSenderModel(models.StructModel):
     def __init__(self, dmm, fe_type) -> None:
-        super().__init__(dmm, fe_type, _MEMBERS)
+        super().__init__(dmm, fe_type, _members(fe_type))
 
 
 for _name, _ in _MEMBERS:
@@ -341,7 +357,7 @@ for _name, _ in _MEMBERS:
 def _unbox_sender(typ, obj, c) -> NativeValue:
     """Native form of a sender: its five arrays, borrowed from the Python object that owns them."""
     sender = cgutils.create_struct_proxy(typ)(c.context, c.builder)
-    for name, array_type in _MEMBERS:
+    for name, array_type in _members(typ):
         array_object = c.pyapi.object_getattr_string(obj, name)
         setattr(sender, name, unbox_array(array_type, array_object, c).value)
         c.pyapi.decref(array_object)

@@ -33,9 +33,11 @@ from mapfold.run.sender import _CURSOR_WIDTH, _READ, _WRITTEN, LeafBelowSender, 
 from mapfold.run.task_accounting import TaskSymmetricTotal
 from mapfold.walks.lunnon import walk_subtree
 from mapfold.walks.mirror import walk_mirror_subtree
+from mapfold.walks.mirror_wide import walk_mirror_subtree_wide
 from mapfold.walks.orbit import walk_orbit_subtree
+from mapfold.walks.orbit_wide import walk_orbit_subtree_wide
 from mapfold.walks.pile import WALK_ABORTED, cycle_above, pile_above
-from mapfold.walks.self_mirror import count_completions, count_mirror_centres
+from mapfold.walks.self_mirror import count_complete_mirror_centres, count_completions, count_mirror_centres
 
 #: After an interrupt, how long the runner waits for workers to return. Only a worker still
 #: inside numba's first compilation (which cannot be cut short) takes longer: it is left to
@@ -369,6 +371,63 @@ def _work_through_mirror_subset(
         progress.update(1)
 
 
+@njit(nogil=True, cache=True)
+def _work_through_orbit_subset_wide(
+    tables, task_rows, placed, pending, next_task, stop_flag, progress, task_work, task_cycles
+) -> int:
+    """``_work_through_orbit_subset`` for a wide plan (``walks.orbit_wide``; ``tables`` is ``OrbitPlan.tables()``)."""
+    leaves_total = task_rows.shape[1]
+    words = tables[4].shape[1]
+    leaf_below = np.empty(leaves_total, dtype=task_rows.dtype)
+    leaf_above = np.zeros(leaves_total, dtype=task_rows.dtype)
+    gap_masks = np.zeros((leaves_total, words), dtype=np.uint64)
+    scratch = np.zeros(words, dtype=np.uint64)
+    while True:
+        if stop_flag[0] != 0:
+            return WALK_ABORTED
+        claim = atomic_add(next_task, 0, 1)
+        if claim >= pending.shape[0]:
+            return 0
+        task = pending[claim]
+        leaf_below[:] = task_rows[task]
+        cycle_above(leaf_below, leaf_above, tables[0][0])
+        found = walk_orbit_subtree_wide(tables, leaf_below, leaf_above, placed, gap_masks, scratch, stop_flag)
+        if found == WALK_ABORTED:
+            return WALK_ABORTED
+        atomic_store_release(task_cycles, task, found)
+        progress.update(task_work[task])
+
+
+@njit(nogil=True, cache=True)
+def _work_through_mirror_subset_wide(
+    tables, task_rows, placed, pending, next_task, stop_flag, progress, sender, lane, task_found, task_pushed, task_lane
+) -> int:
+    """``_work_through_mirror_subset`` for a wide plan (``walks.mirror_wide``: complete rows are pushed)."""
+    width = task_rows.shape[1]
+    words = tables[6].shape[1]
+    leaf_below = np.empty(width, dtype=task_rows.dtype)
+    leaf_above = np.zeros(width, dtype=task_rows.dtype)
+    gap_masks = np.zeros((width, words), dtype=np.uint64)
+    scratch = np.zeros((1, words), dtype=np.uint64)
+    row = np.zeros(width, dtype=task_rows.dtype)
+    while True:
+        if stop_flag[0] != 0:
+            return WALK_ABORTED
+        claim = atomic_add(next_task, 0, 1)
+        if claim >= pending.shape[0]:
+            return 0
+        task = pending[claim]
+        leaf_below[:] = task_rows[task]
+        cycle_above(leaf_below, leaf_above, width - 1)
+        found = walk_mirror_subtree_wide(tables, leaf_below, leaf_above, placed, gap_masks, scratch, stop_flag, sender, lane, row)
+        if found == WALK_ABORTED:
+            return WALK_ABORTED
+        task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+        task_lane[task] = lane
+        atomic_store_release(task_found, task, found)
+        progress.update(1)
+
+
 def mirror_centre_weight(leaves_total: int) -> int:
     """The centres of every folding that counts towards the symmetric total (``walks.self_mirror.mirror_weight``).
 
@@ -385,13 +444,17 @@ class MirroredFoldingsCheck:
     error. So a mirror task whose rows have been handled holds ``weight`` centres per folding.
     """
 
-    def __init__(self, weight: int) -> None:
+    def __init__(self, weight: int, complete_rows: bool = False) -> None:
         self.weight = weight
+        self.complete_rows = complete_rows
         self.completions = 0
         self.centres = 0
 
     def __call__(self, rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
-        centres = int(count_mirror_centres(rows, last_leaf_gaps, False))
+        if self.complete_rows:
+            centres = int(count_complete_mirror_centres(rows))  # the wide walk's rows: one folding each
+        else:
+            centres = int(count_mirror_centres(rows, last_leaf_gaps, False))
         completions = int(count_completions(last_leaf_gaps))
         if centres != completions * self.weight:
             raise RuntimeError(f"the mirror walk sent {completions} foldings with {centres} centres, not {self.weight} each")
@@ -446,7 +509,7 @@ class OrbitRun:
         self.sender: LeafBelowSender | None = None
         self.sender_counts: SenderCounts | None = None
         if len(self.mirror_pending):
-            self.check = MirroredFoldingsCheck(self.weight)
+            self.check = MirroredFoldingsCheck(self.weight, complete_rows=mirror_tasks.plan.wide)
             check = self.check
 
             def handle(rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
@@ -456,7 +519,12 @@ class OrbitRun:
                 self.handled[:] = sender_cursors[_READ::_CURSOR_WIDTH]
 
             self.sender = LeafBelowSender(
-                leaves_total + 1, handle, lanes=self.threads, slots=sender_slots, stop_flag=self.stop_flag
+                leaves_total + 1,
+                handle,
+                lanes=self.threads,
+                slots=sender_slots,
+                stop_flag=self.stop_flag,
+                dtype=mirror_tasks.plan.order.dtype,
             )
             sender_cursors = self.sender.cursors  # the batches the consumer hands over come after this
 
@@ -477,7 +545,7 @@ class OrbitRun:
 
         def run_share(index: int, bar, stop_flag: np.ndarray) -> int:
             if len(self.mirror_pending):
-                status = _work_through_mirror_subset(
+                status = (_work_through_mirror_subset_wide if mirror.plan.wide else _work_through_mirror_subset)(
                     mirror.plan.tables(),
                     mirror.leaf_below,
                     mirror.placed_leaves,
@@ -496,6 +564,18 @@ class OrbitRun:
             if not len(self.orbit_pending):
                 return 0
             plan = orbit.plan
+            if plan.wide:
+                return _work_through_orbit_subset_wide(
+                    plan.tables(),
+                    orbit.leaf_below,
+                    orbit.placed_leaves,
+                    self.orbit_pending,
+                    next_task,
+                    stop_flag,
+                    bar,
+                    task_work,
+                    self.cycles,
+                )
             return _work_through_orbit_subset(
                 plan.order,
                 plan.neighbours,

@@ -32,15 +32,37 @@ key is such a set ("closed prefix").
   prefixes of the centre order are empty or full. Instead the walk grows from the corner leaf 0 by
   Hamming weight; the group is the stabiliser of leaf 0, the swaps of dimensions (``d!`` elements),
   which keeps the weight.
+
+Large groups
+------------
+The group is listed, one permutation of the leaves per element, and the planner maps every listed
+node through every element; both grow with the group's order, which is ``d!`` on ``2^d`` (40,320 on
+``2^8``, 3.6 million on ``2^10``). So the listed group is capped at ``MAX_GROUP_ORDER`` elements:
+past it, only the swaps of the first ``k`` dimensions are kept (every reflection stays), ``k`` the
+largest that fits. That is a subgroup, and every argument of the orbit walk holds for any subgroup
+(its orbits are finer, so there are more representatives, each of a smaller weight: the walk below
+the reduction grows by the index of the subgroup, ``8`` on ``2^8``, ``72`` on ``2^9``).
+
+Routes
+------
+``route=2`` builds a second, independent walk of the same map (to check a new count by another
+way): within each key class the leaves go in decreasing order, the greedy tail breaks ties towards
+the highest leaf, and a capped group swaps the *last* ``k`` dimensions instead of the first. So
+its trees, representatives and (where the group is capped) orbit weights differ from route 1's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 from dataclasses import dataclass
 from math import prod
 
 import numpy as np
+
+#: The most elements of the map's group that are listed (see "Large groups"): ``7!``.
+MAX_GROUP_ORDER = 5040
 
 
 def leaf_coordinates(sides: tuple[int, ...]) -> np.ndarray:
@@ -63,6 +85,56 @@ def leaf_of(coordinates: np.ndarray | list[int], sides: tuple[int, ...]) -> int:
     return leaf
 
 
+def map_neighbours(sides: tuple[int, ...]) -> list[list[int]]:
+    """Each leaf's map neighbours (one step along one dimension), without an ``N x N`` table."""
+    coordinates = leaf_coordinates(sides)
+    strides = np.cumprod((1, *sides[:-1])).astype(np.int64)
+    neighbours: list[list[int]] = [[] for _ in range(coordinates.shape[0])]
+    for dimension, side in enumerate(sides):
+        for leaf in np.flatnonzero(coordinates[:, dimension] + 1 < side).tolist():
+            neighbours[leaf].append(leaf + int(strides[dimension]))
+            neighbours[leaf + int(strides[dimension])].append(leaf)
+    for leaf_list in neighbours:
+        leaf_list.sort()
+    return neighbours
+
+
+def _swaps(sides: tuple[int, ...], flips: int, route: int) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """The listed swaps of dimensions and the generating transpositions (see "Large groups").
+
+    Swaps permute dimensions of equal side among themselves; only ``k`` dimensions may move (the
+    first ``k``, or the last on route 2), ``k`` the largest whose swaps times ``flips`` fit in
+    ``MAX_GROUP_ORDER``.
+    """
+    dimensions = len(sides)
+    for movable in range(dimensions, -1, -1):
+        moving = list(range(movable)) if route != 2 else list(range(dimensions - movable, dimensions))
+        classes: dict[int, list[int]] = {}
+        for dimension in moving:
+            classes.setdefault(sides[dimension], []).append(dimension)
+        size = 1
+        for members in classes.values():
+            size *= math.factorial(len(members))
+        if size * flips <= MAX_GROUP_ORDER or movable <= 1:
+            break
+    swaps: list[tuple[int, ...]] = [tuple(range(dimensions))]
+    transpositions: list[tuple[int, ...]] = []
+    for members in classes.values():
+        grown = []
+        for swap in swaps:
+            for arrangement in itertools.permutations(members):
+                moved = list(swap)
+                for source, target in zip(members, arrangement, strict=True):
+                    moved[source] = target
+                grown.append(tuple(moved))
+        swaps = grown
+        for first, second in itertools.pairwise(members):
+            moved = list(range(dimensions))
+            moved[first], moved[second] = second, first
+            transpositions.append(tuple(moved))
+    return swaps, transpositions
+
+
 @dataclass(frozen=True)
 class MapSymmetry:
     """A map's usable group and the matching insertion order.
@@ -80,6 +152,11 @@ class MapSymmetry:
         The insertion order: ``order[r]`` is the leaf placed ``r``-th.
     closed_prefixes
         Every ``k`` in ``1 .. N`` such that ``set(order[:k])`` is closed under the group.
+    generators
+        Rows of ``permutations`` that generate the group (a set closed under them is closed under
+        it); ``None``: all of them.
+    route
+        1, or 2 for the second route (module docstring).
     """
 
     sides: tuple[int, ...]
@@ -87,6 +164,8 @@ class MapSymmetry:
     permutations: np.ndarray
     order: np.ndarray
     closed_prefixes: tuple[int, ...]
+    generators: np.ndarray | None = None
+    route: int = 1
 
     @property
     def group_order(self) -> int:
@@ -103,14 +182,13 @@ class MapSymmetry:
         stay closed; later ones are whichever prefixes of the new order the group happens to keep
         (on a square, the centre block once its corners are in), found by testing each.
         """
-        coordinates = leaf_coordinates(self.sides)
         leaves_total = len(self.order)
-        # Map neighbours differ by 1 in one coordinate: L1 distance 1.
-        distances = np.abs(coordinates[:, None, :] - coordinates[None, :, :]).sum(axis=2)
-        neighbours = [np.flatnonzero(distances[leaf] == 1).tolist() for leaf in range(leaves_total)]
+        neighbours = map_neighbours(self.sides)
         placed_neighbours = [0] * leaves_total
         is_placed = [False] * leaves_total
         order: list[int] = []
+        # Route 2 breaks ties towards the highest leaf, route 1 towards the lowest.
+        tie = 1 if self.route == 2 else -1
 
         def place(leaf: int) -> None:
             order.append(leaf)
@@ -124,17 +202,12 @@ class MapSymmetry:
             place(
                 max(
                     (leaf for leaf in range(leaves_total) if not is_placed[leaf]),
-                    key=lambda leaf: (placed_neighbours[leaf], -leaf),
+                    key=lambda leaf: (placed_neighbours[leaf], tie * leaf),
                 )
             )
-        closed = tuple(k for k in self.closed_prefixes if k <= fixed) + _closed_prefixes_after(order, self.permutations, fixed)
-        return MapSymmetry(
-            sides=self.sides,
-            mode=self.mode,
-            permutations=self.permutations,
-            order=np.array(order, dtype=np.int64),
-            closed_prefixes=closed,
-        )
+        checked = self.permutations if self.generators is None else self.generators
+        closed = tuple(k for k in self.closed_prefixes if k <= fixed) + _closed_prefixes_after(order, checked, fixed)
+        return dataclasses.replace(self, order=np.array(order, dtype=np.int64), closed_prefixes=closed)
 
 
 def _closed_prefixes_after(order: list[int], permutations: np.ndarray, fixed: int) -> tuple[int, ...]:
@@ -150,13 +223,15 @@ def _closed_prefixes_after(order: list[int], permutations: np.ndarray, fixed: in
     return tuple(closed)
 
 
-def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:
+def map_symmetry(sides: tuple[int, ...], route: int = 1) -> MapSymmetry:
     """The group, order and closed prefixes for a map (sides of 1 already dropped).
 
     Parameters
     ----------
     sides
         The map's sides, each at least 2 (or ``(1,)`` for one leaf).
+    route
+        1, or 2 for the second route (module docstring).
 
     Returns
     -------
@@ -167,32 +242,44 @@ def map_symmetry(sides: tuple[int, ...]) -> MapSymmetry:
     leaves_total = coordinates.shape[0]
     dimensions = len(sides)
     corner = all(side == 2 for side in sides) and leaves_total > 1
-    swaps = [
-        perm for perm in itertools.permutations(range(dimensions)) if all(sides[perm[d]] == sides[d] for d in range(dimensions))
-    ]
     flip_sets = [tuple([False] * dimensions)] if corner else list(itertools.product([False, True], repeat=dimensions))
+    swaps, transpositions = _swaps(sides, len(flip_sets), route)
     strides = np.cumprod((1, *sides[:-1])).astype(np.int64)
-    images = []
-    for perm in swaps:
-        for flips in flip_sets:
-            image = np.zeros(leaves_total, dtype=np.int64)
-            for d in range(dimensions):
-                moved = coordinates[:, perm[d]]
-                if flips[d]:
-                    moved = sides[d] - 1 - moved
-                image += moved * strides[d]
-            images.append(image)
-    permutations = np.array(images, dtype=np.int64)
+
+    def image_of(perm: tuple[int, ...], flips: tuple[bool, ...]) -> np.ndarray:
+        image = np.zeros(leaves_total, dtype=np.int64)
+        for d in range(dimensions):
+            moved = coordinates[:, perm[d]]
+            if flips[d]:
+                moved = sides[d] - 1 - moved
+            image += moved * strides[d]
+        return image
+
+    permutations = np.array([image_of(perm, flips) for perm in swaps for flips in flip_sets], dtype=np.int64)
     # Row 0 must be the identity (first swap and no flips are the identity by construction).
     assert np.array_equal(permutations[0], np.arange(leaves_total))
+    identity = tuple(range(dimensions))
+    no_flips = tuple([False] * dimensions)
+    generators = [image_of(swap, no_flips) for swap in transpositions]
+    if not corner:
+        generators += [image_of(identity, tuple(d == flipped for d in range(dimensions))) for flipped in range(dimensions)]
+    generator_rows = np.array(generators, dtype=np.int64) if generators else permutations[:1]
 
     if corner:
         keys = [(int(coordinates[m].sum()),) for m in range(leaves_total)]
     else:
         offsets = np.abs(2 * coordinates - (np.array(sides) - 1))
         keys = [(int(offsets[m].sum()), *sorted(int(x) for x in offsets[m])) for m in range(leaves_total)]
-    order = np.array(sorted(range(leaves_total), key=lambda m: (keys[m], m)), dtype=np.int64)
+    # Route 2: decreasing leaves within a key class (the classes, so the closed prefixes, are the same).
+    tie = -1 if route == 2 else 1
+    order = np.array(sorted(range(leaves_total), key=lambda m: (keys[m], tie * m)), dtype=np.int64)
     closed = tuple(k for k in range(1, leaves_total + 1) if k == leaves_total or keys[order[k]] != keys[order[k - 1]])
     return MapSymmetry(
-        sides=sides, mode="corner" if corner else "centre", permutations=permutations, order=order, closed_prefixes=closed
+        sides=sides,
+        mode="corner" if corner else "centre",
+        permutations=permutations,
+        order=order,
+        closed_prefixes=closed,
+        generators=generator_rows,
+        route=route,
     )

@@ -60,8 +60,9 @@ import numpy as np
 from numba import njit
 
 from mapfold.jit.bits import lowest_bit_index, popcount
-from mapfold.walks.group import leaf_coordinates, map_symmetry
-from mapfold.walks.orbit import make_orbit_plan
+from mapfold.walks.group import map_neighbours, map_symmetry
+from mapfold.walks.mirror_wide import wide_mirror_children
+from mapfold.walks.orbit import ONE_WORD_LEAVES, leaf_dtype_for, make_orbit_plan
 from mapfold.walks.pile import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 
 _ONE = np.uint64(1)
@@ -78,9 +79,9 @@ START_PLACED = 3
 _STOP_CHECK_INTERVAL = 1 << 14
 
 
-def mirror_of(leaves_total: int) -> np.ndarray:
-    """``sigma`` on the items ``0 .. N`` (``N`` is the sentinel), as a ``uint8`` table."""
-    mirror = np.empty(leaves_total + 1, dtype=np.uint8)
+def mirror_of(leaves_total: int, dtype: type = np.uint8) -> np.ndarray:
+    """``sigma`` on the items ``0 .. N`` (``N`` is the sentinel), as a ``dtype`` table."""
+    mirror = np.empty(leaves_total + 1, dtype=dtype)
     mirror[leaves_total] = leaves_total - 1
     mirror[leaves_total - 1] = leaves_total
     for leaf in range(leaves_total - 1):
@@ -92,33 +93,35 @@ def mirror_order(sides: tuple[int, ...]) -> np.ndarray:
     """The insertion order: ``N - 1, 0, N - 2``, then the fixed leaf (if any), then the pairs.
 
     Each pair is the one with the most map neighbours already placed (ties: the smaller leaf), its
-    better-connected leaf first, so that the creases prune early.
+    better-connected leaf first, so that the creases prune early. Returned as ``int64``.
     """
-    coordinates = leaf_coordinates(sides)
-    leaves_total = coordinates.shape[0]
-    mirror = mirror_of(leaves_total)
-    adjacent = np.abs(coordinates[:, None, :] - coordinates[None, :, :]).sum(axis=2) == 1
-    order = [leaves_total - 1, 0, leaves_total - 2] if leaves_total >= 3 else [leaves_total - 1, 0]
+    neighbours = map_neighbours(tuple(sides))
+    leaves_total = len(neighbours)
+    mirror = mirror_of(leaves_total, np.int64)
+    placed_neighbours = np.zeros(leaves_total, dtype=np.int64)  # map neighbours already placed, per leaf
     placed = np.zeros(leaves_total, dtype=bool)
-    placed[order] = True
+    order: list[int] = []
+
+    def place(leaf: int) -> None:
+        order.append(leaf)
+        placed[leaf] = True
+        for neighbour in neighbours[leaf]:
+            placed_neighbours[neighbour] += 1
+
+    for leaf in [leaves_total - 1, 0, leaves_total - 2] if leaves_total >= 3 else [leaves_total - 1, 0]:
+        place(leaf)
     if leaves_total % 2 == 0 and not placed[(leaves_total - 2) // 2]:
-        order.append((leaves_total - 2) // 2)
-        placed[order[-1]] = True
+        place((leaves_total - 2) // 2)
     while not placed.all():
-        best, best_score = -1, -1
-        for leaf in range(leaves_total):
-            if placed[leaf]:
-                continue
-            partner = int(mirror[leaf])
-            score = int(adjacent[leaf, placed].sum() + adjacent[partner, placed].sum())
-            if score > best_score:
-                best, best_score = leaf, score
+        unplaced = np.flatnonzero(~placed)
+        scores = placed_neighbours[unplaced] + placed_neighbours[mirror[unplaced]]
+        best = int(unplaced[int(np.argmax(scores))])  # the first of the best: the smaller leaf
         partner = int(mirror[best])
-        if adjacent[partner, placed].sum() > adjacent[best, placed].sum():
+        if placed_neighbours[partner] > placed_neighbours[best]:
             best, partner = partner, best
-        order.extend([best, partner])
-        placed[[best, partner]] = True
-    return np.array(order, dtype=np.uint8)
+        place(best)
+        place(partner)
+    return np.array(order, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,14 @@ class MirrorPlan:
     prefix_masks
         ``uint64`` per rank: the gaps of the placed leaves, less the gap below leaf ``N - 2``.
     gap_bits
-        ``uint64`` per item: its gap's bit (0 for the sentinel, whose gap is never offered).
+        ``uint64`` per item: its gap's bit (0 for the sentinel, whose gap is never offered); unused
+        on the wide path.
+    shift
+        The wide path's gaps per word as a power of two (``prefix_masks`` is then ``(N, words)``);
+        0 on the one-word path.
+
+    Past 64 leaves (or when forced) the plan is wide; its items are ``uint8`` up to 255 leaves (the
+    sentinel is item ``N``), ``uint16`` beyond.
     """
 
     order: np.ndarray
@@ -152,14 +162,31 @@ class MirrorPlan:
     constraint_start: np.ndarray
     prefix_masks: np.ndarray
     gap_bits: np.ndarray
+    shift: int = 0
 
     @property
     def leaves_total(self) -> int:
         """``N``."""
         return int(self.order.shape[0])
 
+    @property
+    def wide(self) -> bool:
+        """Whether the walk keeps its gap sets in several words (``mapfold.walks.mirror_wide``)."""
+        return self.prefix_masks.ndim == 2
+
     def tables(self) -> tuple[np.ndarray, ...]:
-        """The arrays in the order the jitted functions take them."""
+        """The arrays in the order the jitted functions take them (the wide path: ``shift`` for ``gap_bits``)."""
+        if self.wide:
+            return (
+                self.order,
+                self.kinds,
+                self.mirror,
+                self.neighbours,
+                self.jumps,
+                self.constraint_start,
+                self.prefix_masks,
+                self.shift,
+            )
         return (
             self.order,
             self.kinds,
@@ -172,14 +199,24 @@ class MirrorPlan:
         )
 
 
-def make_mirror_plan(sides: tuple[int, ...]) -> MirrorPlan:
-    """Build the mirror walk's tables for a map of 2 to 64 leaves."""
+def make_mirror_plan(
+    sides: tuple[int, ...], wide: bool | None = None, shift: int = 6, leaf_dtype: type | None = None
+) -> MirrorPlan:
+    """Build the mirror walk's tables for a map of at least 2 leaves.
+
+    ``wide`` (default: past 64 leaves), ``shift`` and ``leaf_dtype`` (default: ``uint8`` while the
+    ``N + 1`` items fit a byte) as in ``walks.orbit.make_orbit_plan``.
+    """
     leaves_total = prod(sides)
+    if wide is None:
+        wide = leaves_total > ONE_WORD_LEAVES
+    if leaf_dtype is None:
+        leaf_dtype = leaf_dtype_for(leaves_total + 1)
     order = mirror_order(sides)
-    mirror = mirror_of(leaves_total)
-    symmetry = dataclasses.replace(map_symmetry(sides), order=order.astype(np.int64))
-    orbit_plan = make_orbit_plan(sides, symmetry)
-    jumps = np.empty((orbit_plan.jumps.shape[0], leaves_total + 1), dtype=np.uint8)
+    mirror = mirror_of(leaves_total, leaf_dtype)
+    symmetry = dataclasses.replace(map_symmetry(sides), order=order)
+    orbit_plan = make_orbit_plan(sides, symmetry, wide=wide, shift=shift, leaf_dtype=leaf_dtype)
+    jumps = np.empty((orbit_plan.jumps.shape[0], leaves_total + 1), dtype=leaf_dtype)
     jumps[:, :leaves_total] = orbit_plan.jumps
     jumps[:, leaves_total] = leaves_total  # the sentinel: no crease, so the gap walk steps on
     kinds = np.full(leaves_total, FREE, dtype=np.uint8)
@@ -191,11 +228,15 @@ def make_mirror_plan(sides: tuple[int, ...]) -> MirrorPlan:
             kinds[rank] = MIRRORED
     prefix_masks = orbit_plan.prefix_masks.copy()
     if leaves_total >= 3:
-        prefix_masks &= ~(_ONE << np.uint64(leaves_total - 2))
+        if wide:
+            prefix_masks[:, (leaves_total - 2) >> shift] &= ~(_ONE << np.uint64((leaves_total - 2) & ((1 << shift) - 1)))
+        else:
+            prefix_masks &= ~(_ONE << np.uint64(leaves_total - 2))
     gap_bits = np.zeros(leaves_total + 1, dtype=np.uint64)
-    gap_bits[:leaves_total] = _ONE << np.arange(leaves_total, dtype=np.uint64)
+    if not wide:
+        gap_bits[:leaves_total] = _ONE << np.arange(leaves_total, dtype=np.uint64)
     return MirrorPlan(
-        order=order,
+        order=order.astype(leaf_dtype),
         kinds=kinds,
         mirror=mirror,
         neighbours=orbit_plan.neighbours,
@@ -203,6 +244,7 @@ def make_mirror_plan(sides: tuple[int, ...]) -> MirrorPlan:
         constraint_start=orbit_plan.constraint_start,
         prefix_masks=prefix_masks,
         gap_bits=gap_bits,
+        shift=shift if wide else 0,
     )
 
 
@@ -210,7 +252,7 @@ def mirror_root(plan: MirrorPlan) -> tuple[np.ndarray, int]:
     """The walk's first node, ``sentinel, 0, N - 2, N - 1`` (``sentinel, 0, 1`` for two leaves)."""
     leaves_total = plan.leaves_total
     sentinel = leaves_total
-    root = np.zeros((1, leaves_total + 1), dtype=np.uint8)
+    root = np.zeros((1, leaves_total + 1), dtype=plan.order.dtype)
     pile = [sentinel, 0, leaves_total - 2, leaves_total - 1] if leaves_total >= 3 else [sentinel, 0, 1]
     for item, below in zip(pile, pile[1:] + pile[:1], strict=True):
         root[0, item] = below
@@ -387,25 +429,27 @@ class MirrorTasks:
         return int(self.leaf_below.shape[0])
 
 
-def split_mirror_tasks(sides: tuple[int, ...], wanted: int) -> MirrorTasks:
+def split_mirror_tasks(sides: tuple[int, ...], wanted: int, **plan_options) -> MirrorTasks:
     """The mirror walk's nodes at the first depth with at least ``wanted`` of them (or the last).
 
     Parameters
     ----------
     sides
-        The map, 2 to 64 leaves.
+        The map, at least 2 leaves.
     wanted
         How many tasks to aim for (a few per worker thread or more).
+    plan_options
+        ``wide``, ``shift``, ``leaf_dtype`` for ``make_mirror_plan`` (the tests force the wide path).
 
     Returns
     -------
     MirrorTasks
         Possibly none at all: a map may have no self-mirrored folding.
     """
-    plan = make_mirror_plan(sides)
+    plan = make_mirror_plan(sides, **plan_options)
     nodes, placed = mirror_root(plan)
     # Never split past the leaf before the last: the walk counts the last leaf's gaps itself.
     while len(nodes) < wanted and 0 < len(nodes) and placed < plan.leaves_total - 1:
-        nodes = _mirror_children(plan.tables(), nodes, placed)
+        nodes = (wide_mirror_children if plan.wide else _mirror_children)(plan.tables(), nodes, placed)
         placed += 1
     return MirrorTasks(leaf_below=nodes, placed_leaves=placed, plan=plan)

@@ -71,6 +71,7 @@ from numba import njit
 
 from mapfold.jit.bits import lowest_bit_index, popcount
 from mapfold.walks.group import MapSymmetry, leaf_coordinates, leaf_of, map_symmetry
+from mapfold.walks.orbit_wide import wide_orbit_child_gaps, wide_orbit_children
 from mapfold.walks.pile import WALK_ABORTED, cycle_above, insert_leaf, remove_leaf
 
 _ONE = np.uint64(1)
@@ -78,6 +79,9 @@ _ONE = np.uint64(1)
 #: The most nodes the planner lists at one depth while looking for a closed prefix to reduce at.
 #: Listing and canonicalising a quarter of a million piles takes well under a second.
 MAX_ORBIT_NODES = 1 << 18
+
+#: ... and at most this many bytes of them (rows of ``N`` leaves: fewer rows on big maps).
+MAX_LISTED_BYTES = 128 << 20
 
 #: The planner stops at a closed prefix with this many nodes per element of the group (x turning).
 ENOUGH_NODES_PER_ELEMENT = 128
@@ -104,7 +108,13 @@ class OrbitPlan:
         ``int64`` ``(N + 1,)``: constraints of the leaf of rank ``r`` are ``constraint_start[r] ..
         constraint_start[r + 1] - 1``.
     prefix_masks
-        ``uint64`` ``(N,)``: bits of the leaves of rank below ``r`` (every gap of the pile).
+        ``uint64`` ``(N,)``: bits of the leaves of rank below ``r`` (every gap of the pile); on the
+        wide path ``(N, words)`` (``mapfold.walks.orbit_wide``).
+    shift
+        The wide path's gaps per word, as a power of two (6: 64); 0 on the one-word path.
+
+    The leaves (``order``, ``neighbours``, ``jumps`` and every task row) are ``uint8`` up to 256
+    leaves and ``uint16`` beyond (``leaf_dtype``).
     """
 
     symmetry: MapSymmetry
@@ -113,20 +123,69 @@ class OrbitPlan:
     jumps: np.ndarray
     constraint_start: np.ndarray
     prefix_masks: np.ndarray
+    shift: int = 0
 
     @property
     def leaves_total(self) -> int:
         """``N``."""
         return int(self.order.shape[0])
 
+    @property
+    def wide(self) -> bool:
+        """Whether the walk keeps its gap sets in several words (``mapfold.walks.orbit_wide``)."""
+        return self.prefix_masks.ndim == 2
 
-def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None) -> OrbitPlan:
-    """Build the order, the group and the constraint tables for a map of 2 to 64 leaves.
+    @property
+    def leaf_dtype(self) -> np.dtype:
+        """The type of a leaf in the tables and the task rows."""
+        return self.order.dtype
 
-    ``symmetry`` overrides ``map_symmetry(sides)`` (for an order with a greedy tail).
+    def tables(self) -> tuple:
+        """The arrays the jitted walks take: the wide path's form adds ``shift``."""
+        if self.wide:
+            return (self.order, self.neighbours, self.jumps, self.constraint_start, self.prefix_masks, self.shift)
+        return (self.order, self.neighbours, self.jumps, self.constraint_start, self.prefix_masks)
+
+
+#: The one-word walk's limit: a gap set is one ``uint64``.
+ONE_WORD_LEAVES = 64
+#: Task rows and tables hold a leaf in one byte up to this many leaves.
+BYTE_LEAVES = 256
+
+
+def leaf_dtype_for(leaves_total: int) -> type:
+    """``uint8`` when every leaf (from 0) fits a byte, else ``uint16``."""
+    return np.uint8 if leaves_total <= BYTE_LEAVES else np.uint16
+
+
+def make_orbit_plan(
+    sides: tuple[int, ...],
+    symmetry: MapSymmetry | None = None,
+    wide: bool | None = None,
+    shift: int = 6,
+    leaf_dtype: type | None = None,
+    route: int = 1,
+) -> OrbitPlan:
+    """Build the order, the group and the constraint tables for a map of at least 2 leaves.
+
+    Parameters
+    ----------
+    sides
+        The counted sides.
+    symmetry
+        Overrides ``map_symmetry(sides, route)`` (for an order with a greedy tail).
+    wide
+        Keep gap sets in several words (``mapfold.walks.orbit_wide``); default: past 64 leaves.
+        The tests force it on small maps.
+    shift
+        The wide path's gaps per word as a power of two: 6 (64) in a count, less in tests.
+    leaf_dtype
+        ``np.uint8`` or ``np.uint16``; default ``leaf_dtype_for(N)``.
+    route
+        1, or 2 for the second route (``mapfold.walks.group``).
     """
     if symmetry is None:
-        symmetry = map_symmetry(sides)
+        symmetry = map_symmetry(sides, route)
     coordinates = leaf_coordinates(symmetry.sides)
     leaves_total = coordinates.shape[0]
     order = symmetry.order
@@ -147,10 +206,21 @@ def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None)
     neighbours: list[int] = []
     jump_rows: list[np.ndarray] = []
     constraint_start = np.zeros(leaves_total + 1, dtype=np.int64)
-    prefix_masks = np.zeros(leaves_total, dtype=np.uint64)
+    if wide is None:
+        wide = leaves_total > ONE_WORD_LEAVES
+    if leaf_dtype is None:
+        leaf_dtype = leaf_dtype_for(leaves_total)
+    if not wide and (leaves_total > ONE_WORD_LEAVES or leaf_dtype != np.uint8):
+        raise ValueError("the one-word walk takes at most 64 leaves, as uint8")
+    words = -(-leaves_total // (1 << shift)) if wide else 0
+    prefix_masks = np.zeros((leaves_total, words) if wide else leaves_total, dtype=np.uint64)
     mask = 0
     for position, leaf in enumerate(order):
-        prefix_masks[position] = np.uint64(mask)
+        if wide:
+            for word in range(words):
+                prefix_masks[position, word] = np.uint64((mask >> (word << shift)) & ((1 << (1 << shift)) - 1))
+        else:
+            prefix_masks[position] = np.uint64(mask)
         mask |= 1 << int(leaf)
         constraint_start[position] = len(neighbours)
         for dimension in range(len(symmetry.sides)):
@@ -164,7 +234,7 @@ def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None)
                 if rank[neighbour] >= position:
                     continue
                 parity = min(coordinate, coordinates[leaf, dimension]) % 2
-                row = np.arange(leaves_total, dtype=np.uint8)
+                row = np.arange(leaves_total, dtype=np.int64)
                 joined = partners[dimension, parity]
                 both_placed = (joined >= 0) & (rank < position) & (rank[joined] < position)
                 row[both_placed] = joined[both_placed]
@@ -172,14 +242,15 @@ def make_orbit_plan(sides: tuple[int, ...], symmetry: MapSymmetry | None = None)
                 neighbours.append(neighbour)
                 jump_rows.append(row)
     constraint_start[leaves_total] = len(neighbours)
-    jumps = np.array(jump_rows, dtype=np.uint8) if jump_rows else np.zeros((1, leaves_total), dtype=np.uint8)
+    jumps = np.array(jump_rows, dtype=leaf_dtype) if jump_rows else np.zeros((1, leaves_total), dtype=leaf_dtype)
     return OrbitPlan(
         symmetry=symmetry,
-        order=order.astype(np.uint8),
-        neighbours=np.array(neighbours if neighbours else [0], dtype=np.uint8),
+        order=order.astype(leaf_dtype),
+        neighbours=np.array(neighbours if neighbours else [0], dtype=leaf_dtype),
         jumps=jumps,
         constraint_start=constraint_start,
         prefix_masks=prefix_masks,
+        shift=shift if wide else 0,
     )
 
 
@@ -358,9 +429,21 @@ def _orbit_children(order, neighbours, jumps, constraint_start, prefix_masks, no
     return children, counts
 
 
-def orbit_children(plan: OrbitPlan, nodes: np.ndarray, placed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Children of ``nodes`` (each with ``placed`` leaves) and how many each row has."""
-    return _orbit_children(plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks, nodes, placed)
+def orbit_children(
+    plan: OrbitPlan, nodes: np.ndarray, placed: int, max_children: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Children of ``nodes`` (each with ``placed`` leaves) and how many each row has.
+
+    On the wide path, with ``max_children``, more children than that are not listed: the children
+    come back empty (none of them allocated), with the counts.
+    """
+    if not plan.wide:
+        return _orbit_children(plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks, nodes, placed)
+    gap_sets, counts = wide_orbit_child_gaps(plan.tables(), nodes, placed, plan.prefix_masks.shape[1])
+    total = int(counts.sum())
+    if max_children is not None and total > max_children:
+        return np.zeros((0, nodes.shape[1]), dtype=nodes.dtype), counts
+    return wide_orbit_children(plan.tables(), nodes, placed, gap_sets, total), counts
 
 
 @njit(nogil=True, cache=True)
@@ -371,7 +454,7 @@ def canonical_codes(nodes: np.ndarray, placed: int, start: int, permutations: np
     every leaf by a group element; two nodes have the same least code exactly when one is an image
     of the other.
     """
-    codes = np.empty((nodes.shape[0], placed), dtype=np.uint8)
+    codes = np.empty((nodes.shape[0], placed), dtype=nodes.dtype)
     cycle = np.empty(placed, dtype=np.int64)
     mapped = np.empty(placed, dtype=np.int64)
     best = np.empty(placed, dtype=np.int64)
@@ -445,7 +528,7 @@ class OrbitTasks:
 
 def orbit_root(plan: OrbitPlan) -> np.ndarray:
     """The node holding the first leaf of the order alone (its own cycle)."""
-    root = np.zeros((1, plan.leaves_total), dtype=np.uint8)
+    root = np.zeros((1, plan.leaves_total), dtype=plan.leaf_dtype)
     first = int(plan.order[0])
     root[0, first] = first
     return root
@@ -462,7 +545,7 @@ def reduce_to_orbits(
     codes = canonical_codes(nodes, placed, int(plan.order[0]), plan.symmetry.permutations)
     # Each code as one opaque value of ``placed`` bytes: ``np.unique(..., axis=0)`` would compare
     # rows field by field, about 15x slower (2 x 14: 55 ms against 4 ms for 20,000 rows).
-    whole_codes = np.ascontiguousarray(codes).view(np.dtype((np.void, placed))).reshape(-1)
+    whole_codes = np.ascontiguousarray(codes).view(np.dtype((np.void, placed * codes.itemsize))).reshape(-1)
     _, first_index, orbit_of = np.unique(whole_codes, return_index=True, return_inverse=True)
     orbit_weights = np.zeros(len(first_index), dtype=np.int64)
     np.add.at(orbit_weights, orbit_of.reshape(-1), 1 if weights is None else weights)
@@ -488,13 +571,15 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
     OrbitTasks
     """
     leaves_total = plan.leaves_total
+    # Bounded memory on big maps: a listed depth holds at most ``MAX_LISTED_BYTES`` of rows.
+    max_nodes = min(max_nodes, MAX_LISTED_BYTES // (leaves_total * plan.leaf_dtype.itemsize))
     last_usable = max([k for k in plan.symmetry.closed_prefixes if k <= leaves_total - 1], default=0)
     nodes, placed = orbit_root(plan), 1
     reduced_nodes, reduced_at = (nodes, 1) if 1 in plan.symmetry.closed_prefixes else (None, 0)
     closed = plan.symmetry.closed_prefixes
     group_order = plan.symmetry.group_order
     while placed < last_usable:
-        deeper, _ = orbit_children(plan, nodes, placed)
+        deeper, _ = orbit_children(plan, nodes, placed, max_nodes)
         if len(deeper) > max_nodes or len(deeper) == 0:
             break
         nodes, placed = deeper, placed + 1
@@ -520,7 +605,13 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
         orbits = len(nodes)
     # The leaves after the reduction may go in any fixed order: take the most constrained first.
     # The nodes listed so far hold the first ``placed`` leaves, which the new order keeps.
-    plan = make_orbit_plan(plan.symmetry.sides, plan.symmetry.with_greedy_tail(placed))
+    plan = make_orbit_plan(
+        plan.symmetry.sides,
+        plan.symmetry.with_greedy_tail(placed),
+        wide=plan.wide,
+        shift=plan.shift if plan.wide else 6,
+        leaf_dtype=plan.leaf_dtype,
+    )
     if reduced_nodes is not None:
         # The new order may close again soon (on a square: the centre block once its corners are
         # in). Reduce there too: children of representatives with a symmetry of their own fall
@@ -530,7 +621,7 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
                 continue
             deeper, deeper_weights, deeper_placed = nodes, weights, placed
             while deeper_placed < closed_at and 0 < len(deeper) <= max_nodes:
-                deeper, counts = orbit_children(plan, deeper, deeper_placed)
+                deeper, counts = orbit_children(plan, deeper, deeper_placed, max_nodes)
                 deeper_weights, deeper_placed = np.repeat(deeper_weights, counts), deeper_placed + 1
             if deeper_placed < closed_at or len(deeper) == 0 or len(deeper) > max_nodes:
                 break

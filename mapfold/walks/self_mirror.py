@@ -300,6 +300,26 @@ def count_mirror_centres(rows: np.ndarray, last_leaf_gaps: np.ndarray, with_refl
 
 
 @njit(nogil=True, cache=True)
+def count_complete_mirror_centres(rows: np.ndarray) -> int:
+    """Sum of mirror centres over complete piles (the wide mirror walk's rows: leaf ``N`` in place).
+
+    Each row is a ``leaf_below`` pile of all ``N`` leaves and the sentinel 0 (``uint8`` or
+    ``uint16``); ``mirror_weight`` is the same exact predicate ``count_mirror_centres`` applies.
+    """
+    leaves_total = rows.shape[1] - 1
+    length = leaves_total + 1
+    pile = np.empty(length, dtype=np.int64)
+    centres = 0
+    for row in range(rows.shape[0]):
+        leaf = 0
+        for position in range(length):
+            pile[position] = leaf
+            leaf = rows[row, leaf]
+        centres += mirror_weight(pile, leaves_total)
+    return centres
+
+
+@njit(nogil=True, cache=True)
 def count_completions(last_leaf_gaps: np.ndarray) -> int:
     """How many completions a batch's masks stand for."""
     total = 0
