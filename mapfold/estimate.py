@@ -243,11 +243,17 @@ def _make_estimate(shape, leaves_total, folds, folds_relative, nodes_by_level, t
     )
 
 
-def _orbit_tasks(sides: tuple[int, ...], route: int = 1) -> Any:
-    """The orbit walk's representatives at its reduction depth (no further split)."""
+def _orbit_tasks(sides: tuple[int, ...], route: int = 1, tasks: int = 1) -> Any:
+    """The orbit walk's representatives at its reduction depth, split on for ``tasks`` tasks."""
     from mapfold.walks.orbit import make_orbit_plan, split_orbit_tasks
 
-    return split_orbit_tasks(make_orbit_plan(sides, route=route), 1, 1)
+    return split_orbit_tasks(make_orbit_plan(sides, route=route), 1, tasks)
+
+
+#: The estimate's probes start from the nodes of a split for this many tasks (as a count's list):
+#: the levels above are counted exactly, not sampled. 2^7, 2-second estimates (3 seeds each): from
+#: the representatives alone 0.35-0.61 of the true fold total; from 4,096 tasks 0.82-1.39.
+_ESTIMATE_TASKS = 4096
 
 
 def _orbit_probe_functions(plan: Any) -> tuple[Any, Any]:
@@ -322,7 +328,7 @@ def _estimate_orbit_walk(
     from mapfold.walks.orbit_wide import walk_orbit_subtree_wide
 
     started = time.perf_counter()
-    tasks = _orbit_tasks(counted_sides(tuple(shape)), route)
+    tasks = _orbit_tasks(counted_sides(tuple(shape)), route, _ESTIMATE_TASKS)
     plan = tasks.plan
     tables = plan.tables()
     probe_walk, descend_walk = _orbit_probe_functions(plan)

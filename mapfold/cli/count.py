@@ -103,6 +103,14 @@ def count(
             show_default=f"{MIN_TASKS}, or {CLUSTER_TASKS_PER_THREAD} per worker thread of a --scheduler cluster",
         ),
     ] = None,
+    route: Annotated[
+        Optional[int],
+        typer.Option(
+            "--route",
+            hidden=True,  # for checking a new count a second way (docs/frontier.md), not everyday use
+            help="The orbit walk's route, 1 or 2: a second, independent walk of the same map. A journal keeps its own.",
+        ),
+    ] = None,
     scheduler: Annotated[
         Optional[str],
         typer.Option(
@@ -124,6 +132,10 @@ def count(
         raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
     if min_tasks is not None and not 1 <= min_tasks <= MAX_TASKS:
         raise fail(f"--min-tasks must be between 1 and {MAX_TASKS}, got {min_tasks}", 2)
+    if route is not None and route not in (1, 2):
+        raise fail(f"--route must be 1 or 2, got {route}", 2)
+    if route == 2 and symmetric_only:
+        raise fail("--route 2 is a route of the fold walk; --symmetric-only runs the mirror walk alone", 2)
     if symmetric_only and not symmetric:
         raise fail("--symmetric-only counts the symmetric total; it cannot go with --no-symmetric", 2)
     if symmetric_only and min_tasks is not None:
@@ -185,6 +197,7 @@ def count(
             before=note_a_long_count,
             min_tasks=min_tasks,
             folds=not symmetric_only,
+            route=route,
         )
     except KeyboardInterrupt as error:
         if checkpoint is not None and isinstance(error, CountInterrupted):
@@ -236,6 +249,7 @@ def _count_answering_interrupts(
     before=lambda: None,
     min_tasks=None,
     folds=True,
+    route=None,
 ) -> CountResult:
     """``count_folds`` on a thread of its own, so that the main thread answers Ctrl-C even while numba compiles.
 
@@ -257,6 +271,7 @@ def _count_answering_interrupts(
                 client=client,
                 min_tasks=min_tasks,
                 folds=folds,
+                route=route,
             )
         except BaseException as error:  # noqa: BLE001 - re-raised on the main thread below
             outcome["error"] = error

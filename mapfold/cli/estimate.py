@@ -32,6 +32,8 @@ def estimate(
     ] = None,
     seconds: Annotated[float, typer.Option("--seconds", "-s", help="How long to sample (more: a tighter estimate).")] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")] = False,
+    route: Annotated[int, typer.Option("--route", hidden=True, help="The orbit walk's route, 1 or 2 (see count).")] = 1,
+    seed: Annotated[Optional[int], typer.Option("--seed", hidden=True, help="Seed the probes (default: the clock).")] = None,
 ) -> None:
     """Estimate the size and time of a count."""
     from mapfold.run.cpus import available_cpus
@@ -44,8 +46,10 @@ def estimate(
         raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
     if not 0.05 <= seconds <= 86400:
         raise fail(f"--seconds must be between 0.05 and 86400, got {seconds}", 2)
+    if route not in (1, 2):
+        raise fail(f"--route must be 1 or 2, got {route}", 2)
     threads = threads if threads is not None else available_cpus()
-    result = estimate_count(sides, threads=threads, seconds=seconds)
+    result = estimate_count(sides, threads=threads, seconds=seconds, route=route, seed=seed)
     if as_json:
         print(json.dumps(result.to_dict()))
         return
