@@ -98,8 +98,8 @@ def test_single_number_is_a_strip(text):
         ("2x-3", "-3"),
         ("2.5x3", "2.5"),
         ("abc", "abc"),
-        ("1x100000", "64 leaves"),
-        ("9x9", "64 leaves"),
+        ("1x100000", "1024 leaves"),
+        ("2x513", "1024 leaves"),
         ("2x5x", "missing"),
         ("2xx5", "missing"),
         ("99999999999999999999x2", "too large"),
@@ -133,7 +133,7 @@ def test_impossible_thread_counts_are_refused(threads):
 def test_version_and_help():
     assert runner.invoke(app, ["--version"]).stdout.strip() == f"mapfold {__version__}"
     help_text = runner.invoke(app, ["count", "--help"]).stdout
-    assert "64 leaves" in help_text
+    assert "1024 leaves" in help_text
     assert "--no-symmetric" in help_text
 
 
