@@ -722,7 +722,7 @@ class Bench:
     def figure_startup_split(self) -> None:
         """Figure 9: where the warm ``mapfold count 2x5`` process spends its time.
 
-        Interpreter start (``python -c pass``), imports (``import mapfold.cli``, the slowest top-level
+        Interpreter start (``python -c pass``), imports (``import mapfold.cli.app``, the slowest top-level
         import named from ``-X importtime``), numba cache loading (the first count in a process less
         the second, which reuses the loaded code), the count itself (the second), and the whole
         process as figure 6 runs it. Each part is the median of the repeats, with a warm cache.
@@ -733,7 +733,7 @@ class Bench:
         probe = (
             "import json, os, sys, time\n"
             "started = time.perf_counter()\n"
-            "from mapfold.cli import run\n"
+            "from mapfold.cli.app import run\n"
             "imported = time.perf_counter()\n"
             "sys.stdout = open(os.devnull, 'w')\n"
             f"run(['count', '{shape_name}'])\n"
@@ -765,7 +765,7 @@ class Bench:
                     parts["the count"].append(second)
                     parts["whole"].append(self.run_mapfold_command(["count", shape_name], cache)[0])
                 profile = subprocess.run(
-                    [python, "-X", "importtime", "-c", "import mapfold.cli"],
+                    [python, "-X", "importtime", "-c", "import mapfold.cli.app"],
                     check=True,
                     env=environment,
                     capture_output=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["MAX_LEAVES", "CountResult", "SenderCounts", "ShapeError", "__version__", "count_folds", "parse_shape"]
 
@@ -14,7 +14,7 @@ __all__ = ["MAX_LEAVES", "CountResult", "SenderCounts", "ShapeError", "__version
 _PUBLIC_HOMES = {
     "CountResult": "mapfold.results",
     "SenderCounts": "mapfold.results",
-    "count_folds": "mapfold.run.local",
+    "count_folds": "mapfold.count",
     "MAX_LEAVES": "mapfold.shape",
     "ShapeError": "mapfold.shape",
     "parse_shape": "mapfold.shape",

@@ -9,7 +9,7 @@ from journal_watch import stop_once_journaled
 from typer.testing import CliRunner
 
 from mapfold import count_folds
-from mapfold.cli import app
+from mapfold.cli.app import app
 from mapfold.oeis import VALUES
 from mapfold.run.journal import JournalError
 
@@ -66,10 +66,6 @@ def test_an_interrupted_count_resumes_and_journals_stay_apart(tmp_path):
     count_folds((1, 12), checkpoint=both)
     with pytest.raises(JournalError, match="both totals"):
         count_folds((1, 12), folds=False, checkpoint=both)
-    lunnon = tmp_path / "lunnon.journal"
-    count_folds((1, 12), checkpoint=lunnon, walk="lunnon")
-    with pytest.raises(JournalError, match="lunnon walk"):
-        count_folds((1, 12), folds=False, checkpoint=lunnon)
 
 
 def test_the_command_line():

@@ -19,8 +19,9 @@ from typing import Annotated
 import typer
 import typer.main
 
+import mapfold.cli.count as count
+import mapfold.cli.estimate as estimate
 from mapfold import __version__
-from mapfold.cli import count, estimate
 
 app = typer.Typer(
     name="mapfold",

@@ -5,9 +5,6 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-#: More threads than this is a typo, not a machine: each one gets its own stack and sender lane.
-MAX_THREADS = 4096
-
 stdout = Console()
 stderr = Console(stderr=True)
 

@@ -9,8 +9,8 @@ import typer
 import typer.main
 from rich.table import Table
 
-from mapfold.cli.common import MAX_THREADS, duration, fail, stdout
-from mapfold.estimate import estimate_count
+from mapfold.cli.common import duration, fail, stdout
+from mapfold.limits import MAX_THREADS
 from mapfold.oeis import known_folds
 from mapfold.shape import ShapeError, counted_sides, format_shape, parse_shape
 
@@ -34,6 +34,7 @@ def estimate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")] = False,
 ) -> None:
     """Estimate the size and time of a count."""
+    from mapfold.estimate import estimate_count
     from mapfold.run.cpus import available_cpus
 
     try:

@@ -2,38 +2,34 @@
 
 The file is JSON lines (one JSON object per line, UTF-8), readable without mapfold. Line 1 is the
 header; then one line per finished task, in the order they finished: ``{"task": 17, "completions":
-1234, "centres": 5}``, ``task`` being the index in the run's task list. What the numbers mean
-depends on the walk the header names (format 2; a format 1 journal is always Lunnon's walk, with no
-``walk`` key, and still resumes):
+1234, "centres": 5}``, ``task`` being the index in the count's task list.
 
-- ``"walk": "orbit"`` (the default walk): ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold":
-  "0.1.0", "walk": "orbit", "shape": [2, 18], "leaves": 36, "symmetric": true, "task_depth": 9,
-  "tasks": 5120, "orbit_tasks": 4096, "task_digest": "<sha256>", "mirror_tasks": 1024,
-  "mirror_digest": "<sha256>"}``. Tasks ``0 .. orbit_tasks - 1`` are the orbit walk's
-  (``plan.tasks.plan_orbit_tasks``; the digest covers the insertion order, every task's pile and its
-  orbit weight): ``completions`` is the complete cycles below the task, ``centres`` is ``null``.
-  The others are the mirror walk's tasks (``plan.tasks.plan_mirror_tasks``), task ``orbit_tasks + i``
-  being mirror task ``i``: ``completions`` is the self-mirrored foldings it built, ``centres`` their
-  centres, as the consumer checked them. The fold total is ``leaves * sum(weight * completions)``
-  over the orbit tasks, the symmetric total ``(sum(centres) + 1) // 2`` over the mirror tasks.
-  A list planned for another number of tasks than ``plan.tasks.MIN_TASKS`` (``--min-tasks``, or a big
-  cluster's ``plan.tasks.cluster_min_tasks``) adds ``"orbit_min_tasks": N``; a resumed count plans with it.
-  The symmetric total alone (``--symmetric-only``) adds ``"folds": false``, with ``"orbit_tasks": 0``
-  and ``null`` ``task_depth`` and ``task_digest``: every task is a mirror task.
-- ``"walk": "lunnon"``: ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold": "0.1.0", "walk":
-  "lunnon", "shape": [2, 18], "leaves": 36, "halved": true, "symmetric": true, "task_depth": 15,
-  "tasks": 7758, "task_digest": "<sha256 of the task list>"}``; ``completions`` is the normalised
-  complete foldings the walk found below the task (before doubling for the halved walk and before
-  multiplying by the number of leaves), ``centres`` its sum of mirror centres (``null`` without the
-  symmetric total). The fold total is ``sum(completions) * (2 if halved else 1) * leaves``; the
-  symmetric total is ``(sum(centres) + 1) // 2``.
+The header (format 2, the orbit walk): ``{"journal": "mapfold-checkpoint", "format": 2, "mapfold":
+"0.2.0", "walk": "orbit", "shape": [2, 18], "leaves": 36, "symmetric": true, "task_depth": 9,
+"tasks": 5120, "orbit_tasks": 4096, "task_digest": "<sha256>", "mirror_tasks": 1024,
+"mirror_digest": "<sha256>"}`` (``plan.count_plan.CountPlan.journal_header``).
 
-A count with a journal resumes with the walk that wrote it (``journal_walk``). The runner appends
-the tasks that finished since its last look (every 0.1 s) in one write, flushed and fsync'd (one
-fsync per task would cost milliseconds each), so a killed process loses the tasks in flight and at
-most the last 0.1 s of finished ones. A last line without its newline (the process died while
-writing it) is dropped with a one-line notice; anything else that does not parse, or a header that
-does not match the count asked for, is refused.
+- Tasks ``0 .. orbit_tasks - 1`` are the orbit walk's (``plan.tasks.plan_orbit_tasks``; the digest
+  covers the insertion order, every task's pile and its orbit weight): ``completions`` is the
+  complete cycles below the task, ``centres`` is ``null``.
+- Task ``orbit_tasks + i`` is mirror task ``i`` (``plan.tasks.plan_mirror_tasks``): ``completions``
+  is the self-mirrored foldings it built, ``centres`` their centres, as the consumer checked them.
+- The fold total is ``leaves * sum(weight * completions)`` over the orbit tasks, the symmetric
+  total ``(sum(centres) + 1) // 2`` over the mirror tasks.
+- A list planned for another number of tasks than ``plan.tasks.MIN_TASKS`` (``--min-tasks``, or a
+  big cluster's ``plan.tasks.cluster_min_tasks``) adds ``"orbit_min_tasks": N``; a resumed count
+  plans with it.
+- The symmetric total alone (``--symmetric-only``) adds ``"folds": false``, with ``"orbit_tasks":
+  0`` and ``null`` ``task_depth`` and ``task_digest``: every task is a mirror task.
+
+Journals of Lunnon's walk (``"walk": "lunnon"``, or format 1 with no ``walk`` key) came from
+mapfold 0.1.0 and earlier; this mapfold refuses them in one line that says so.
+
+The runner appends the tasks that finished since its last look (every 0.1 s) in one write, flushed
+and fsync'd (one fsync per task would cost milliseconds each), so a killed process loses the tasks
+in flight and at most the last 0.1 s of finished ones. A last line without its newline (the process
+died while writing it) is dropped with a one-line notice; anything else that does not parse, or a
+header that does not match the count asked for, is refused.
 """
 
 from __future__ import annotations
@@ -47,7 +43,7 @@ from typing import IO, Any
 JOURNAL_KIND = "mapfold-checkpoint"
 JOURNAL_FORMAT = 2
 #: The formats this version reads: 1 (Lunnon's walk, no ``walk`` key) and 2.
-READABLE_FORMATS = (1, 2)
+READABLE_FORMATS = (2,)
 
 
 class JournalError(ValueError):
@@ -88,14 +84,6 @@ def journal_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return header
 
 
-def journal_walk(header: dict[str, Any]) -> str | None:
-    """The walk a journal's header names: format 1 is always Lunnon's walk; ``None`` when it names none."""
-    if header.get("format") == 1:
-        return "lunnon"
-    walk = header.get("walk")
-    return walk if isinstance(walk, str) else None
-
-
 @dataclass
 class Journal:
     """An open checkpoint journal: what it already holds, and a handle to append to it."""
@@ -108,11 +96,8 @@ class Journal:
     _file: IO[str] | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], header: dict[str, Any], journal_format: int = JOURNAL_FORMAT) -> Journal:
+    def open(cls, path: str | os.PathLike[str], header: dict[str, Any]) -> Journal:
         """Create the journal with ``header``, or read an existing one and check that it is for this count.
-
-        ``journal_format`` is the format the existing file must have (``journal_header`` tells);
-        a new file is always written in ``JOURNAL_FORMAT``.
 
         Raises
         ------
@@ -122,24 +107,22 @@ class Journal:
             When the file cannot be read, created or written.
         """
         path = Path(path)
-        journal = cls(path=path, header=dict(header, journal=JOURNAL_KIND, format=journal_format))
+        journal = cls(path=path, header=dict(header, journal=JOURNAL_KIND, format=JOURNAL_FORMAT))
         # Open without truncating and lock before reading: two counts appending to one journal would
         # each walk every task the other has not journaled yet.
         journal._file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed by close()
         try:
             _lock(journal._file, path)
             if path.stat().st_size > 0:
-                journal._read(header, journal_format)
+                journal._read(header)
             else:
-                if journal_format != JOURNAL_FORMAT:
-                    raise JournalError(f"{path}: a new journal is written in format {JOURNAL_FORMAT}, not {journal_format}")
                 journal._write_line(journal.header)
         except BaseException:
             journal.close()
             raise
         return journal
 
-    def _read(self, wanted: dict[str, Any], journal_format: int) -> None:
+    def _read(self, wanted: dict[str, Any]) -> None:
         text = self.path.read_text(encoding="utf-8", errors="replace")
         lines = text.split("\n")
         torn = lines.pop()  # "" when the file ends with a newline, as every complete journal does
@@ -156,7 +139,7 @@ class Journal:
                 f"{self.path} is a journal in format {header.get('format')!r}, which this mapfold "
                 f"(formats {', '.join(map(str, READABLE_FORMATS))}) cannot read; use the mapfold that wrote it"
             )
-        expected = dict(wanted, journal=JOURNAL_KIND, format=journal_format)
+        expected = dict(wanted, journal=JOURNAL_KIND, format=JOURNAL_FORMAT)
         for key, value in expected.items():
             if header.get(key) != value:
                 raise JournalError(

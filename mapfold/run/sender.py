@@ -55,6 +55,7 @@ from numba.extending import (
 )
 
 from mapfold.jit.atomics import atomic_load_acquire, atomic_store_release, copy_row, sleep_microseconds
+from mapfold.limits import SENDER_MAX_BYTES
 
 # Per-lane counters at ``cursors[lane * _CURSOR_WIDTH + counter]`` (flat, so the atomics index one
 # element of a one-dimensional array): written and read on separate 64-byte cache lines, so the
@@ -74,7 +75,7 @@ _STATE_SIZE = 8
 _FULL_LANE_WAIT_MICROSECONDS = 20
 _FULL_LANE_LONGEST_WAIT_MICROSECONDS = 1000
 #: The most memory the lanes take together, and the fewest slots a lane gets to stay under it.
-DEFAULT_MAX_BYTES = 64 << 20
+DEFAULT_MAX_BYTES = SENDER_MAX_BYTES
 _MIN_SLOTS = 16
 #: How long ``abandon`` waits for the consumer to put down the batch in hand.
 _ABANDON_PATIENCE_SECONDS = 0.2
@@ -200,6 +201,14 @@ class LeafBelowSender:
         """Raise ``SenderError`` now if the consumer has failed."""
         if self._error is not None:
             raise SenderError(f"the consumer thread failed: {self._error!r}") from self._error
+
+    def rows_taken(self) -> np.ndarray:
+        """Rows the consumer has taken from each lane (a live view, one ``int64`` per lane).
+
+        The consumer moves a lane's count before it hands the batch to the handler, and only it
+        moves them: read inside the handler, every row up to these counts has been handled.
+        """
+        return self.cursors[_READ::_CURSOR_WIDTH]
 
     def close(self) -> None:
         """Drain every pushed row, join the consumer, and raise ``SenderError`` if it failed.
@@ -386,3 +395,13 @@ def _overload_push(sender, lane, leaf_below, last_leaf_gaps):
         return True
 
     return push
+
+
+@overload_method(LeafBelowSenderType, "rows_written", jit_options={"nogil": True})
+def _overload_rows_written(sender, lane):
+    """``sender.rows_written(lane) -> int``: rows the lane's producer has published so far."""
+
+    def rows_written(sender, lane):
+        return sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+
+    return rows_written
