@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from mapfold.estimate import likely_over
 from mapfold.oeis import known_folds, known_symmetric
 from mapfold.plan.tasks import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MIN_TASKS
 from mapfold.results import CountInterrupted, CountResult, WorkerError
-from mapfold.run.journal import JournalError
+from mapfold.run.journal import JournalError, JournalWriteError, check_journal_path
 from mapfold.run.local import THREADS_PER_CPU_CAP, count_folds
 from mapfold.run.sender import DEFAULT_MAX_BYTES, SenderError
 from mapfold.shape import MAX_LEAVES, ShapeError, counted_sides, format_shape, parse_shape
@@ -128,6 +129,11 @@ def count(
         raise fail("--symmetric-only counts the symmetric total; it cannot go with --no-symmetric", 2)
     if symmetric_only and min_tasks is not None:
         raise fail("--min-tasks plans the fold walk's tasks; --symmetric-only runs the mirror walk alone", 2)
+    if checkpoint is not None:
+        try:
+            check_journal_path(checkpoint)  # a device or a FIFO: refused before anything reads it or connects
+        except JournalError as error:
+            raise fail(str(error), 2) from None
     show_progress = sys.stderr.isatty() if progress is None else progress
     client = None
     if scheduler is not None:
@@ -194,6 +200,19 @@ def count(
                 exit_code(),
             ) from None
         raise fail("interrupted; no total (use --checkpoint FILE to make a count resumable)", exit_code()) from None
+    except JournalWriteError as error:
+        # A failed run, not bad input: the journal keeps every task written before the failure.
+        resume = shlex.join(
+            ["mapfold", "count", shape, "--checkpoint", checkpoint]
+            + (["--symmetric-only"] if symmetric_only else [])
+            + ([] if symmetric else ["--no-symmetric"])
+        )
+        what = "the disk is full" if error.disk_full else "writing to it failed"
+        raise fail(
+            f"checkpoint {checkpoint}: {what} ({error.strerror}); no total. The tasks journaled before it are kept: "
+            f"run `{resume}` again once there is room",
+            1,
+        ) from None
     except JournalError as error:
         raise fail(str(error), 2) from None
     except (WorkerError, SenderError) as error:
