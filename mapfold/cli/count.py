@@ -111,7 +111,7 @@ def count(
             metavar="ADDRESS",
             help=(
                 "Run the count on a Dask cluster: the scheduler's address, tcp://HOST:8786 (or tls://..., with Dask's "
-                "own security configuration). Every worker needs mapfold installed. See README, 'Counting on a cluster'."
+                "own security configuration). Every worker needs mapfold installed. See README, 'Clusters', and docs/cluster.md."
             ),
         ),
     ] = None,
