@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -22,7 +23,7 @@ from mapfold.cli.common import duration, fail, stderr, stdout
 from mapfold.limits import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MAX_THREADS, MIN_TASKS, SENDER_MAX_BYTES, THREADS_PER_CPU_CAP
 from mapfold.oeis import known_folds, known_symmetric
 from mapfold.results import CountInterrupted, CountResult, WorkerError
-from mapfold.run.journal import JournalError
+from mapfold.run.journal import JournalError, JournalWriteError, check_journal_path
 from mapfold.shape import MAX_LEAVES, ShapeError, counted_sides, format_shape, parse_shape
 
 #: How the command presents itself in ``mapfold --help``.
@@ -109,7 +110,7 @@ SchedulerOption = Annotated[
         metavar="ADDRESS",
         help=(
             "Run the count on a Dask cluster: the scheduler's address, tcp://HOST:8786 (or tls://..., with Dask's "
-            "own security configuration). Every worker needs mapfold installed. See README, 'Counting on a cluster'."
+            "own security configuration). Every worker needs mapfold installed. See README, 'Clusters', and docs/cluster.md."
         ),
     ),
 ]
@@ -127,7 +128,7 @@ def count(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Count the foldings of a map."""
-    sides = _checked_options(shape, threads, symmetric, symmetric_only, min_tasks)
+    sides = _checked_options(shape, threads, symmetric, symmetric_only, min_tasks, checkpoint)
     client = None
     if scheduler is not None:
         from mapfold.run.cluster import connect
@@ -163,7 +164,12 @@ def count(
         "folds": not symmetric_only,
     }
     try:
-        with _signals_set_event() as (interrupted, exit_code), _failures_reported(checkpoint, interrupted, exit_code):
+        resume = shlex.join(
+            ["mapfold", "count", shape, "--checkpoint", checkpoint or ""]
+            + (["--symmetric-only"] if symmetric_only else [])
+            + ([] if symmetric else ["--no-symmetric"])
+        )
+        with _signals_set_event() as (interrupted, exit_code), _failures_reported(checkpoint, resume, interrupted, exit_code):
             result = _count_answering_interrupts(sides, interrupted, exit_code, note_a_long_count, options)
     finally:
         if client is not None:
@@ -175,7 +181,7 @@ def count(
     sys.stdout.flush()
 
 
-def _checked_options(shape: str, threads, symmetric: bool, symmetric_only: bool, min_tasks) -> tuple[int, ...]:
+def _checked_options(shape: str, threads, symmetric: bool, symmetric_only: bool, min_tasks, checkpoint) -> tuple[int, ...]:
     """The map's sides, once every option is in range and goes with the others (else exit 2)."""
     try:
         sides = parse_shape(shape)
@@ -189,6 +195,11 @@ def _checked_options(shape: str, threads, symmetric: bool, symmetric_only: bool,
         raise fail("--symmetric-only counts the symmetric total; it cannot go with --no-symmetric", 2)
     if symmetric_only and min_tasks is not None:
         raise fail("--min-tasks plans the fold walk's tasks; --symmetric-only runs the mirror walk alone", 2)
+    if checkpoint is not None:
+        try:
+            check_journal_path(checkpoint)  # a device or a FIFO: refused before anything reads it or connects
+        except JournalError as error:
+            raise fail(str(error), 2) from None
     return sides
 
 
@@ -225,8 +236,8 @@ def _signals_set_event() -> Iterator[tuple[threading.Event, Any]]:
 
 
 @contextlib.contextmanager
-def _failures_reported(checkpoint: str | None, interrupted: threading.Event, exit_code) -> Iterator[None]:
-    """Turn every way a count can fail into one line on stderr and its exit status."""
+def _failures_reported(checkpoint: str | None, resume: str, interrupted: threading.Event, exit_code) -> Iterator[None]:
+    """Turn every way a count can fail into one line on stderr and its exit status (``resume``: the command that resumes it)."""
     from mapfold.run.sender import SenderError
 
     try:
@@ -239,6 +250,14 @@ def _failures_reported(checkpoint: str | None, interrupted: threading.Event, exi
                 exit_code(),
             ) from None
         raise fail("interrupted; no total (use --checkpoint FILE to make a count resumable)", exit_code()) from None
+    except JournalWriteError as error:
+        # A failed run, not bad input: the journal keeps every task written before the failure.
+        what = "the disk is full" if error.disk_full else "writing to it failed"
+        raise fail(
+            f"checkpoint {checkpoint}: {what} ({error.strerror}); no total. The tasks journaled before it are kept: "
+            f"run `{resume}` again once there is room",
+            1,
+        ) from None
     except JournalError as error:
         raise fail(str(error), 2) from None
     except (WorkerError, SenderError) as error:
