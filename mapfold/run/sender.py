@@ -108,7 +108,9 @@ class LeafBelowSender:
     handler
         Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, a
         ``uint8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
-        arrays are reused for the next batch, so the handler must not keep them.
+        arrays are reused for the next batch, so the handler must not keep them. ``None`` starts
+        no consumer thread: the owner takes the rows itself, from ``rows``, ``last_leaf_gaps`` and
+        ``cursors``, by the same protocol (``mapfold.run.listing`` takes them in task order).
     lanes
         Producers: each pushes to its own lane, ``0 .. lanes - 1``, and no two push to one lane.
     slots
@@ -131,7 +133,7 @@ class LeafBelowSender:
     def __init__(
         self,
         width: int,
-        handler: BatchHandler,
+        handler: BatchHandler | None,
         lanes: int = 1,
         slots: int = 8192,
         batch: int = 4096,
@@ -153,8 +155,10 @@ class LeafBelowSender:
         self._abandoning = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
-        self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
-        self._consumer.start()
+        self._consumer: threading.Thread | None = None
+        if handler is not None:
+            self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
+            self._consumer.start()
 
     @property
     def lanes(self) -> int:
@@ -210,7 +214,8 @@ class LeafBelowSender:
             self._closed = True
             self._finishing.set()
             self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
-            self._consumer.join()
+            if self._consumer is not None:
+                self._consumer.join()
         self.check()
 
     def abandon(self) -> None:
@@ -227,7 +232,8 @@ class LeafBelowSender:
             self._finishing.set()
             self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
             # A batch in hand is not cut short; past a moment it finishes in the background.
-            self._consumer.join(_ABANDON_PATIENCE_SECONDS)
+            if self._consumer is not None:
+                self._consumer.join(_ABANDON_PATIENCE_SECONDS)
 
     def __enter__(self) -> LeafBelowSender:
         return self
