@@ -20,7 +20,7 @@ import typer
 import typer.main
 
 from mapfold import __version__
-from mapfold.cli import count, estimate
+from mapfold.cli import count, estimate, listing
 
 app = typer.Typer(
     name="mapfold",
@@ -32,6 +32,7 @@ app = typer.Typer(
 )
 app.command(**count.SETTINGS)(count.count)
 app.command(**estimate.SETTINGS)(estimate.estimate)
+app.command(**listing.SETTINGS)(listing.list_foldings)
 
 
 def _show_version(value: bool) -> None:
