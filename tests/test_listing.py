@@ -230,11 +230,13 @@ def test_a_full_disk_is_one_line_and_status_1():
         ["list", "2x3", "-o", "/nonexistent-folder/x.txt"],
     ],
 )
-def test_bad_input_is_one_line_and_status_2(arguments):
-    completed = _mapfold(*arguments)
-    assert completed.returncode == 2
-    assert completed.stderr.decode().count("\n") == 1 and completed.stderr.startswith(b"mapfold: error: ")
-    assert completed.stdout == b""
+def test_bad_input_is_one_line_and_status_2(arguments, capsys):
+    from test_draw import run_in_process
+
+    assert run_in_process(arguments) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("mapfold: error: ")
+    assert captured.out == ""
 
 
 def test_npy_is_refused_on_a_terminal():

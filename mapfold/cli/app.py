@@ -20,7 +20,7 @@ import typer
 import typer.main
 
 from mapfold import __version__
-from mapfold.cli import count, estimate, listing
+from mapfold.cli import count, draw, estimate, listing
 
 app = typer.Typer(
     name="mapfold",
@@ -33,6 +33,7 @@ app = typer.Typer(
 app.command(**count.SETTINGS)(count.count)
 app.command(**estimate.SETTINGS)(estimate.estimate)
 app.command(**listing.SETTINGS)(listing.list_foldings)
+app.command(**draw.SETTINGS)(draw.draw)
 
 
 def _show_version(value: bool) -> None:

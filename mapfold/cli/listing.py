@@ -23,7 +23,7 @@ SETTINGS = dict(
     help=(
         "List every folding of a map, e.g. 2x3 or 7 (a 1 x 7 strip): each folding is the pile read from the "
         "top down, leaves numbered 1..N in mixed radix with the first side varying fastest (on a 2x3 map, "
-        "leaves 1 2 form the first row, 3 4 the second, 5 6 the third), the numbering of MAPFOLDING.md. The order is fixed, the same for any "
+        "leaves 1 2 form the first row, 3 4 the second, 5 6 the third). The order is fixed, the same for any "
         "--threads: Lunnon's depth-first walk of the foldings with leaf 1 on top, each followed by its rotations."
     ),
 )
