@@ -182,14 +182,18 @@ def test_npy_loads_and_memory_maps(tmp_path):
 
 def test_an_npy_cut_short_never_appears_at_its_name(tmp_path):
     target = tmp_path / "strip.npy"
-    process = subprocess.Popen([sys.executable, "-m", "mapfold", "list", "1x18", "--format", "npy", "-o", str(target)])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mapfold", "list", "1x18", "--format", "npy", "-o", str(target)], stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 60
         while not any(path.name.endswith(".partial") and path.stat().st_size > 1 << 20 for path in tmp_path.iterdir()):
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) != 0
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 130
+        assert stderr.decode().splitlines() == [f"mapfold: error: interrupted; the list is incomplete; {target} was not written"]
     finally:
         process.kill()
     assert not target.exists()

@@ -220,6 +220,9 @@ def list_foldings(
             except OSError as error:
                 # A file that cannot be made is a usage error; one that fails while written (a full disk) is not.
                 raise fail(f"cannot write {output}: {error.strerror or error}", 1 if opened else 2) from None
+    except KeyboardInterrupt:
+        unwritten = f"; {output} was not written" if output not in (None, "-") else ""
+        raise fail(f"interrupted; the list is incomplete{unwritten}", 130) from None
     finally:
         if bar is not None:
             bar.close()

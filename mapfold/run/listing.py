@@ -273,10 +273,11 @@ def iter_foldings(
 
     Notes
     -----
-    The order is Lunnon's depth-first walk of the foldings with leaf 1 on top, each followed by
-    its rotations (leaf 1 on top, then the leaf below it, and so on); so the first row is always
-    ``1 .. N`` read from some folding with leaf 1 on top. Closing the generator (``close()``, or
-    leaving a ``for`` loop and dropping it) stops the worker threads and waits for them.
+    The order is Lunnon's depth-first walk of the foldings with leaf 1 on top, each one followed
+    by its other rotations (the pile turned so that the leaf below leaf 1 is on top, then the next,
+    and so on): rows ``k N`` have leaf 1 on top. It depends on the map alone, not on ``threads``
+    or ``batch``. Closing the generator (``close()``, or leaving a ``for`` loop and dropping it)
+    stops the worker threads and waits for them.
 
     Examples
     --------
