@@ -169,8 +169,9 @@ def test_the_output_is_the_same_bytes_for_one_and_two_threads(tmp_path):
 
 def test_npy_loads_and_memory_maps(tmp_path):
     target = tmp_path / "f.npy"
-    completed = _mapfold("list", "3x3", "--format", "npy", "-o", str(target))
+    completed = _mapfold("list", "3x3", "--format", "npy", "-o", str(target), "--progress")
     assert completed.returncode == 0, completed.stderr
+    assert b"1.37k/1.37k" in completed.stderr  # the bar, on stderr, counted every folding of the known total
     mapped = np.load(target, mmap_mode="r")
     assert mapped.shape == (1368, 9) and mapped.dtype == np.uint8
     assert np.array_equal(mapped, foldings("3x3"))
