@@ -275,64 +275,86 @@ _CELL = 34
 def svg_picture(sides: tuple[int, ...], pile: tuple[int, ...], shape_text: str | None = None) -> str:
     """The folding as an SVG document: each view of the pile beside the next, then the flat map below.
 
-    ``shape_text`` names the map in the document's title (default: the sides, ``2x3``).
+    ``shape_text`` names the map in the heading (default: the sides, ``2x3``).
     """
+    name = html.escape(shape_text or format_shape(sides))
+    heading = f"a folding of the {name} map, from the top of the pile down: {' '.join(map(str, pile))}"
     all_views = views(sides, pile)
     deepest = max((depth for view in all_views for arcs in view.arcs for _, _, depth, _ in arcs), default=0)
     reach = _ARC_STEP * (deepest + 2)
-    panel_width = _BAR_WIDTH + 2 * reach
-    pile_height = _PITCH * len(pile)
-    parts: list[str] = []
+    panel_width = max(_BAR_WIDTH + 2 * reach, 170)
+    parts = [f'<text x="{_MARGIN}" y="{_MARGIN}" class="heading">{heading}</text>']
+    top_y = _MARGIN + 56
     x = _MARGIN
-    top_y = _MARGIN + 30
     for view in all_views:
-        colour = _ARC_COLOURS[view.dimension % len(_ARC_COLOURS)]
-        left_x = x + reach
-        right_x = left_x + _BAR_WIDTH
-        parts.append(
-            f'<text x="{x + panel_width / 2}" y="{top_y - 14}" text-anchor="middle" class="title">'
-            f"{view_title(view.dimension)}</text>"
-        )
-        for index, leaf in enumerate(pile):
-            y = top_y + index * _PITCH
-            parts.append(f'<rect x="{left_x}" y="{y}" width="{_BAR_WIDTH}" height="{_BAR_HEIGHT}" rx="3" class="leaf"/>')
-            parts.append(f'<text x="{left_x + _BAR_WIDTH / 2}" y="{y + _BAR_HEIGHT - 3}" text-anchor="middle">{leaf}</text>')
-        for edge, arcs in enumerate(view.arcs):
-            edge_x, outward = (right_x, 1) if edge == 0 else (left_x, -1)
-            for top, bottom, depth, crease in arcs:
-                y1 = top_y + top * _PITCH + _BAR_HEIGHT / 2
-                y2 = top_y + bottom * _PITCH + _BAR_HEIGHT / 2
-                bulge = edge_x + outward * _ARC_STEP * (depth + 1) * 1.6
-                parts.append(
-                    f'<path d="M {edge_x} {y1} C {bulge} {y1} {bulge} {y2} {edge_x} {y2}" stroke="{colour}" class="arc">'
-                    f"<title>crease {crease.label()}</title></path>"
-                )
+        parts.extend(_svg_view(view, pile, x, top_y, panel_width))
         x += panel_width + _MARGIN
-    map_y = top_y + pile_height + 40
-    parts.append(f'<text x="{_MARGIN}" y="{map_y - 12}" class="title">the flat map: side 1 across, side 2 down</text>')
+    map_y = top_y + _PITCH * len(pile) + 56
+    map_parts, map_right, map_bottom = _svg_flat_map(sides, pile, map_y)
+    parts.extend(map_parts)
+    width = max(x, map_right, _MARGIN + 7 * len(heading)) + _MARGIN
+    height = map_bottom + _MARGIN
+    style = (
+        "text{font-family:sans-serif;font-size:12px}.heading{font-size:14px}.title{font-size:13px;font-weight:bold}"
+        ".small{font-size:10px;fill:#555}.leaf{fill:#f4ecd8;stroke:#7a6a4f}.cell{fill:#f4ecd8;stroke:#7a6a4f}"
+        ".arc{fill:none;stroke-width:2}"
+    )
+    header = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f"<title>{heading}</title><style>{style}</style>"
+    )
+    return "\n".join([header, *parts, "</svg>"]) + "\n"
+
+
+def _svg_view(view: View, pile: tuple[int, ...], x: float, top_y: float, panel_width: float) -> list[str]:
+    """One view: its title, a bar per leaf in pile order, and an arc per crease on its edge."""
+    colour = _ARC_COLOURS[view.dimension % len(_ARC_COLOURS)]
+    left_x = x + (panel_width - _BAR_WIDTH) / 2
+    right_x = left_x + _BAR_WIDTH
+    centre = x + panel_width / 2
+    edges = f"{edge_name(view.dimension, 1)} edge | {edge_name(view.dimension, 0)} edge"
+    parts = [
+        f'<text x="{centre}" y="{top_y - 24}" text-anchor="middle" class="title">creases of side {view.dimension + 1}</text>',
+        f'<text x="{centre}" y="{top_y - 10}" text-anchor="middle" class="small">{edges}</text>',
+    ]
+    for index, leaf in enumerate(pile):
+        y = top_y + index * _PITCH
+        parts.append(f'<rect x="{left_x}" y="{y}" width="{_BAR_WIDTH}" height="{_BAR_HEIGHT}" rx="3" class="leaf"/>')
+        parts.append(f'<text x="{centre}" y="{y + _BAR_HEIGHT - 3}" text-anchor="middle">{leaf}</text>')
+    for edge, arcs in enumerate(view.arcs):
+        edge_x, outward = (right_x, 1) if edge == 0 else (left_x, -1)
+        for top, bottom, depth, crease in arcs:
+            y1 = top_y + top * _PITCH + _BAR_HEIGHT / 2
+            y2 = top_y + bottom * _PITCH + _BAR_HEIGHT / 2
+            bulge = edge_x + outward * _ARC_STEP * (depth + 1) * 1.6  # a cubic's reach is 3/4 of its control points'
+            parts.append(
+                f'<path d="M {edge_x} {y1} C {bulge} {y1} {bulge} {y2} {edge_x} {y2}" stroke="{colour}" class="arc">'
+                f"<title>crease {crease.label()}</title></path>"
+            )
+    return parts
+
+
+def _svg_flat_map(sides: tuple[int, ...], pile: tuple[int, ...], map_y: float) -> tuple[list[str], float, float]:
+    """The flat map: a cell per leaf with its number and, small, its place in the pile. Returns the parts, right and bottom."""
+    place = {leaf: index + 1 for index, leaf in enumerate(pile)}
+    parts = [
+        f'<text x="{_MARGIN}" y="{map_y - 24}" class="title">the flat map</text>',
+        f'<text x="{_MARGIN}" y="{map_y - 10}" class="small">side 1 across, side 2 down; small: place in the pile</text>',
+    ]
     map_x = _MARGIN
-    map_bottom = map_y
+    bottom = map_y
     for title, grid in flat_rows(sides):
         if title:
             parts.append(f'<text x="{map_x}" y="{map_y + 4}" class="small">{html.escape(title)}</text>')
         grid_y = map_y + (12 if title else 0)
         for row_index, row in enumerate(grid):
             for column_index, leaf in enumerate(row):
-                cx = map_x + column_index * _CELL
-                cy = grid_y + row_index * _CELL
-                parts.append(f'<rect x="{cx}" y="{cy}" width="{_CELL}" height="{_CELL}" class="cell"/>')
-                parts.append(f'<text x="{cx + _CELL / 2}" y="{cy + _CELL / 2 + 5}" text-anchor="middle">{leaf}</text>')
+                cell_x = map_x + column_index * _CELL
+                cell_y = grid_y + row_index * _CELL
+                parts.append(f'<rect x="{cell_x}" y="{cell_y}" width="{_CELL}" height="{_CELL}" class="cell"/>')
+                parts.append(f'<text x="{cell_x + _CELL / 2}" y="{cell_y + _CELL / 2 + 4}" text-anchor="middle">{leaf}</text>')
+                corner = f'x="{cell_x + _CELL - 3}" y="{cell_y + _CELL - 3}"'
+                parts.append(f'<text {corner} text-anchor="end" class="small">{place[leaf]}</text>')
         map_x += len(grid[0]) * _CELL + _MARGIN
-        map_bottom = max(map_bottom, grid_y + len(grid) * _CELL)
-    width = max(x, map_x) + _MARGIN
-    height = map_bottom + _MARGIN
-    style = (
-        "text{font-family:sans-serif;font-size:12px}.title{font-size:13px;font-weight:bold}.small{font-size:11px}"
-        ".leaf{fill:#f4ecd8;stroke:#7a6a4f}.cell{fill:#f4ecd8;stroke:#7a6a4f}.arc{fill:none;stroke-width:2}"
-    )
-    header = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-        f"<title>a folding of the {html.escape(shape_text or format_shape(sides))} map: {' '.join(map(str, pile))}</title>"
-        f"<style>{style}</style>"
-    )
-    return "\n".join([header, *parts, "</svg>"]) + "\n"
+        bottom = max(bottom, grid_y + len(grid) * _CELL)
+    return parts, map_x, bottom
