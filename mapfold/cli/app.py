@@ -20,7 +20,9 @@ import typer
 import typer.main
 
 import mapfold.cli.count as count
+import mapfold.cli.draw as draw
 import mapfold.cli.estimate as estimate
+import mapfold.cli.listing as listing
 from mapfold import __version__
 
 app = typer.Typer(
@@ -33,6 +35,8 @@ app = typer.Typer(
 )
 app.command(**count.SETTINGS)(count.count)
 app.command(**estimate.SETTINGS)(estimate.estimate)
+app.command(**listing.SETTINGS)(listing.list_foldings)
+app.command(**draw.SETTINGS)(draw.draw)
 
 
 def _show_version(value: bool) -> None:

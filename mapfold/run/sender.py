@@ -109,7 +109,9 @@ class LeafBelowSender:
     handler
         Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, a
         ``uint8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
-        arrays are reused for the next batch, so the handler must not keep them.
+        arrays are reused for the next batch, so the handler must not keep them. ``None`` starts
+        no consumer thread: the owner takes the rows itself, from ``rows``, ``last_leaf_gaps`` and
+        ``cursors``, by the same protocol (``mapfold.run.listing`` takes them in task order).
     lanes
         Producers: each pushes to its own lane, ``0 .. lanes - 1``, and no two push to one lane.
     slots
@@ -132,7 +134,7 @@ class LeafBelowSender:
     def __init__(
         self,
         width: int,
-        handler: BatchHandler,
+        handler: BatchHandler | None,
         lanes: int = 1,
         slots: int = 8192,
         batch: int = 4096,
@@ -154,8 +156,10 @@ class LeafBelowSender:
         self._abandoning = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
-        self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
-        self._consumer.start()
+        self._consumer: threading.Thread | None = None
+        if handler is not None:
+            self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
+            self._consumer.start()
 
     @property
     def lanes(self) -> int:
@@ -219,7 +223,8 @@ class LeafBelowSender:
             self._closed = True
             self._finishing.set()
             self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
-            self._consumer.join()
+            if self._consumer is not None:
+                self._consumer.join()
         self.check()
 
     def abandon(self) -> None:
@@ -236,7 +241,8 @@ class LeafBelowSender:
             self._finishing.set()
             self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
             # A batch in hand is not cut short; past a moment it finishes in the background.
-            self._consumer.join(_ABANDON_PATIENCE_SECONDS)
+            if self._consumer is not None:
+                self._consumer.join(_ABANDON_PATIENCE_SECONDS)
 
     def __enter__(self) -> LeafBelowSender:
         return self
@@ -405,3 +411,25 @@ def _overload_rows_written(sender, lane):
         return sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
 
     return rows_written
+
+
+# For an owner that takes the rows itself (``handler=None``), from inside its own jitted code: the
+# lane protocol without the lane layout.
+
+
+@njit(nogil=True, cache=True, inline="always")
+def lane_published(cursors: np.ndarray, lane: int) -> int:
+    """Rows the lane's producer has published (an acquire load: those rows are whole)."""
+    return atomic_load_acquire(cursors, lane * _CURSOR_WIDTH + _WRITTEN)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def lane_taken(cursors: np.ndarray, lane: int) -> int:
+    """Rows taken from the lane so far (only the one taker moves this count)."""
+    return cursors[lane * _CURSOR_WIDTH + _READ]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def release_rows(cursors: np.ndarray, lane: int, taken: int) -> None:
+    """Mark the lane's rows up to ``taken`` as taken: their slots are free for the producer again."""
+    atomic_store_release(cursors, lane * _CURSOR_WIDTH + _READ, taken)
