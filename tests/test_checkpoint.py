@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from journal_watch import journaled_tasks, stop_once_journaled
+from journal_watch import interrupt_once_journaled, journaled_tasks
 
 from mapfold import count_folds
 from mapfold.oeis import VALUES
@@ -86,12 +86,7 @@ def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_p
     # About a second on 2 threads, so the stop lands mid-run (1 x 21 takes 0.3 s, which a stop
     # after the first journal poll, at 0.1 s, could miss).
     journal = tmp_path / "1x22.journal"
-    stop = stop_once_journaled(journal, 10)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 22), threads=2, checkpoint=journal, stop_event=stop)
-    finally:
-        stop.set()
+    interrupt_once_journaled(journal, 10, lambda stop: count_folds((1, 22), threads=2, checkpoint=journal, stop_event=stop))
     result = count_folds((1, 22), threads=1, checkpoint=journal)
     assert 0 < result.tasks_resumed < result.tasks
     assert result.folds_total == VALUES["A000136"][22]

@@ -13,7 +13,7 @@ import time
 import types
 
 import pytest
-from journal_watch import stop_once_journaled
+from journal_watch import interrupt_once_journaled
 
 from mapfold import count_folds
 from mapfold.oeis import VALUES
@@ -195,12 +195,9 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
 
 def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, many_units):
     journal = tmp_path / "1x17.journal"
-    stop = stop_once_journaled(journal, 20)  # some units are in
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop)
-    finally:
-        stop.set()
+    interrupt_once_journaled(
+        journal, 20, lambda stop: count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop)
+    )  # some units are in
     result = count_folds((1, 17), threads=2, checkpoint=journal)
     assert 0 < result.tasks_resumed < result.tasks
     assert result.folds_total == VALUES["A000136"][17]

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 from brute_force import crease_pairs, interleaved, mirror_centres, valid_piles
-from journal_watch import journaled_tasks, stop_once_journaled
+from journal_watch import interrupt_once_journaled, journaled_tasks
 from test_brute_force import ordered_factorizations
 
 import mapfold.run.consumer as consumer
@@ -173,12 +173,9 @@ def test_the_consumer_checks_what_the_mirror_walk_sends(monkeypatch):
 def test_an_interrupt_stops_a_running_mirror_walk(tmp_path):
     """A stop set while the mirror walk runs (the symmetric total alone: every task is a mirror task)."""
     journal = tmp_path / "1x30.journal"
-    stop = stop_once_journaled(journal, 10)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 30), threads=2, folds=False, stop_event=stop, checkpoint=journal)
-    finally:
-        stop.set()
+    interrupt_once_journaled(
+        journal, 10, lambda stop: count_folds((1, 30), threads=2, folds=False, stop_event=stop, checkpoint=journal)
+    )
     tasks = json.loads(journal.read_text().splitlines()[0])["tasks"]
     assert 10 <= journaled_tasks(journal) < tasks
 

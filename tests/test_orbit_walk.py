@@ -14,7 +14,7 @@ from math import prod
 import numpy as np
 import pytest
 from brute_force import brute_force_counts
-from journal_watch import journaled_tasks, stop_once_journaled
+from journal_watch import interrupt_once_journaled, journaled_tasks
 from test_brute_force import ordered_factorizations
 
 import mapfold.run.workers as workers
@@ -253,12 +253,9 @@ def test_walk_choice(tmp_path):
 def test_an_interrupt_stops_a_running_orbit_count(tmp_path):
     """A stop set while the orbit walk runs (some tasks done) ends the count with KeyboardInterrupt, not a total."""
     journal = tmp_path / "6x6.journal"
-    stop = stop_once_journaled(journal, 10)  # the walk is under way: tasks have finished
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((6, 6), threads=2, symmetric=False, stop_event=stop, checkpoint=journal)
-    finally:
-        stop.set()
+    interrupt_once_journaled(
+        journal, 10, lambda stop: count_folds((6, 6), threads=2, symmetric=False, stop_event=stop, checkpoint=journal)
+    )  # the walk is under way: tasks have finished
     tasks = json.loads(journal.read_text().splitlines()[0])["tasks"]
     assert 10 <= journaled_tasks(journal) < tasks  # stopped mid-count, not after the last task
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from journal_watch import stop_once_journaled
+from journal_watch import interrupt_once_journaled
 from typer.testing import CliRunner
 
 from mapfold import count_folds
@@ -49,12 +49,9 @@ def test_it_needs_the_symmetric_total_and_the_orbit_walk():
 def test_an_interrupted_count_resumes_and_journals_stay_apart(tmp_path):
     count_folds((1, 9), folds=False, checkpoint=tmp_path / "warm-up.journal")  # compiled before the stop
     journal = tmp_path / "1x30.journal"
-    stop = stop_once_journaled(journal, 10)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 30), threads=2, folds=False, checkpoint=journal, stop_event=stop)
-    finally:
-        stop.set()
+    interrupt_once_journaled(
+        journal, 10, lambda stop: count_folds((1, 30), threads=2, folds=False, checkpoint=journal, stop_event=stop)
+    )
     assert json.loads(journal.read_text().splitlines()[0])["folds"] is False
     # A count of both totals must not take this journal, nor this count another's.
     with pytest.raises(JournalError, match="symmetric total alone"):

@@ -19,12 +19,12 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from mapfold.cli.common import duration, fail, stderr, stdout
+from mapfold.cli.common import check_threads, duration, fail, sides_or_fail, stderr, stdout
 from mapfold.limits import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MAX_THREADS, MIN_TASKS, SENDER_MAX_BYTES, THREADS_PER_CPU_CAP
 from mapfold.oeis import known_folds, known_symmetric
 from mapfold.results import CountInterrupted, CountResult, WorkerError
 from mapfold.run.journal import JournalError, JournalWriteError, check_journal_path
-from mapfold.shape import MAX_LEAVES, ShapeError, counted_sides, format_shape, parse_shape
+from mapfold.shape import MAX_LEAVES, counted_sides, format_shape
 
 #: How the command presents itself in ``mapfold --help``.
 SETTINGS = dict(
@@ -183,12 +183,8 @@ def count(
 
 def _checked_options(shape: str, threads, symmetric: bool, symmetric_only: bool, min_tasks, checkpoint) -> tuple[int, ...]:
     """The map's sides, once every option is in range and goes with the others (else exit 2)."""
-    try:
-        sides = parse_shape(shape)
-    except ShapeError as error:
-        raise fail(str(error), 2) from None
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
+    sides = sides_or_fail(shape)
+    check_threads(threads)
     if min_tasks is not None and not 1 <= min_tasks <= MAX_TASKS:
         raise fail(f"--min-tasks must be between 1 and {MAX_TASKS}, got {min_tasks}", 2)
     if symmetric_only and not symmetric:

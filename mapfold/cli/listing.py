@@ -13,9 +13,9 @@ from typing import Annotated, BinaryIO, Optional
 import numpy as np
 import typer
 
-from mapfold.cli.common import fail
+from mapfold.cli.common import check_threads, fail, sides_or_fail
 from mapfold.limits import MAX_THREADS
-from mapfold.shape import ShapeError, counted_sides, parse_shape
+from mapfold.shape import counted_sides
 
 #: How the command presents itself in ``mapfold --help``.
 SETTINGS = dict(
@@ -180,14 +180,10 @@ def list_foldings(
     from mapfold.oeis import known_folds
     from mapfold.run.listing import iter_foldings
 
-    try:
-        sides = parse_shape(shape)
-    except ShapeError as error:
-        raise fail(str(error), 2) from None
+    sides = sides_or_fail(shape)
     if format_name not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {format_name!r}", 2)
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
+    check_threads(threads)
     if limit is not None and limit < 0:
         raise fail(f"--limit must be at least 0, got {limit}", 2)
     if format_name == "npy" and (output is None or output == "-"):
