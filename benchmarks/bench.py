@@ -21,6 +21,10 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
 15. the orbit walk against Lunnon's walk (``count_folds(walk=...)``, no symmetric total) on 1 and 2
     threads, side by side, with the issue-8 goals (6x6 <= 10 s on 2 threads, 2x14 <= 2 s on 1 thread,
     2x2x2x2x2x2 <= 0.5 s on 2 threads, 3x3x3 at least 8x faster). Lunnon's walk on 6x6 is timed once.
+16. ``mapfold list 1x16 --format npy -o FILE`` on 2 threads as a whole process (wall time <= 4 s and
+    peak memory <= 300 MiB, one run after a warm-up), and ``mapfold list 8x8 --limit 5`` (<= 5 s); the
+    npy's rows are checked against the OEIS total, and ``list 1x12`` must give the same bytes on 1 and
+    2 threads.
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -722,7 +726,7 @@ class Bench:
     def figure_startup_split(self) -> None:
         """Figure 9: where the warm ``mapfold count 2x5`` process spends its time.
 
-        Interpreter start (``python -c pass``), imports (``import mapfold.cli``, the slowest top-level
+        Interpreter start (``python -c pass``), imports (``import mapfold.cli.app``, the slowest top-level
         import named from ``-X importtime``), numba cache loading (the first count in a process less
         the second, which reuses the loaded code), the count itself (the second), and the whole
         process as figure 6 runs it. Each part is the median of the repeats, with a warm cache.
@@ -733,7 +737,7 @@ class Bench:
         probe = (
             "import json, os, sys, time\n"
             "started = time.perf_counter()\n"
-            "from mapfold.cli import run\n"
+            "from mapfold.cli.app import run\n"
             "imported = time.perf_counter()\n"
             "sys.stdout = open(os.devnull, 'w')\n"
             f"run(['count', '{shape_name}'])\n"
@@ -765,7 +769,7 @@ class Bench:
                     parts["the count"].append(second)
                     parts["whole"].append(self.run_mapfold_command(["count", shape_name], cache)[0])
                 profile = subprocess.run(
-                    [python, "-X", "importtime", "-c", "import mapfold.cli"],
+                    [python, "-X", "importtime", "-c", "import mapfold.cli.app"],
                     check=True,
                     env=environment,
                     capture_output=True,
@@ -898,6 +902,39 @@ class Bench:
         self.figure_eta_accuracy()
         self.figure_cluster()
         self.figure_orbit_walk()
+        self.figure_listing()
+
+    def figure_listing(self) -> None:
+        """Figure 16: ``mapfold list`` as a whole process: 1x16 to npy on 2 threads (time, memory), 8x8 --limit 5."""
+        import numpy as np
+
+        with tempfile.TemporaryDirectory(prefix="mapfold-bench-list-") as directory:
+            target = Path(directory) / "strip.npy"
+            arguments = ["list", "1x16", "--format", "npy", "-o", str(target), "--threads", "2", "--no-progress"]
+            say(f"mapfold {' '.join(arguments)} (a warm-up run, then one timed) ...")
+            seconds: float | None = None
+            mebibytes: float | None = None
+            try:
+                self.run_mapfold_command(arguments, None)
+                seconds, max_rss_kib, _ = self.run_mapfold_command(arguments, None)
+                mebibytes = max_rss_kib / 1024
+                rows = np.load(target, mmap_mode="r").shape[0]
+                self.check("mapfold list 1x16 rows", rows, oracle_folds(self.oeis_values, (1, 16)), "OEIS")
+                say(f"mapfold list 1x16 npy: {seconds:.2f} s, max RSS {mebibytes:.0f} MiB")
+            except (OSError, RuntimeError, ValueError) as error:
+                self.notes.append(f"list figure failed: {error}")
+            title = "list 1x16 --format npy, 2t, process"
+            self.rows.append(FigureRow.single(16, title, "1x16", "mapfold list", seconds, "seconds", 4))
+            self.rows.append(FigureRow.single(16, "peak memory of that run", "1x16", "mapfold list", mebibytes, "MiB", 300))
+        limited: float | None = None
+        try:
+            limited, _, stdout = self.run_mapfold_command(["list", "8x8", "--limit", "5", "--no-progress"], None)
+            self.check("mapfold list 8x8 --limit 5 lines", len(stdout.splitlines()), 5, "--limit")
+            outputs = [self.run_mapfold_command(["list", "1x12", "--threads", str(threads)], None)[2] for threads in (1, 2)]
+            self.check("mapfold list 1x12 output on 2 threads equals 1 thread", int(outputs[0] == outputs[1]), 1, "1 thread")
+        except (OSError, RuntimeError) as error:
+            self.notes.append(f"list figure failed: {error}")
+        self.rows.append(FigureRow.single(16, "list 8x8 --limit 5, process", "8x8", "mapfold list", limited, "seconds", 5))
 
     # -- long counts (issue 10): checkpoint cost, estimate error, ETA ------------------------------------------------
 

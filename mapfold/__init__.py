@@ -5,16 +5,28 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["MAX_LEAVES", "CountResult", "SenderCounts", "ShapeError", "__version__", "count_folds", "parse_shape"]
+__all__ = [
+    "MAX_LEAVES",
+    "CountResult",
+    "SenderCounts",
+    "ShapeError",
+    "__version__",
+    "count_folds",
+    "foldings",
+    "iter_foldings",
+    "parse_shape",
+]
 
 #: Where each public name lives. They are imported on first use, not here: ``import mapfold``
 #: stays cheap, so the command line is already running (and handling Ctrl-C) when numba loads.
 _PUBLIC_HOMES = {
     "CountResult": "mapfold.results",
     "SenderCounts": "mapfold.results",
-    "count_folds": "mapfold.run.local",
+    "count_folds": "mapfold.count",
+    "foldings": "mapfold.run.listing",
+    "iter_foldings": "mapfold.run.listing",
     "MAX_LEAVES": "mapfold.shape",
     "ShapeError": "mapfold.shape",
     "parse_shape": "mapfold.shape",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 
 def journaled_tasks(journal: Path) -> int:
@@ -30,3 +33,13 @@ def stop_once_journaled(journal: Path, tasks: int) -> threading.Event:
 
     threading.Thread(target=watch, daemon=True).start()
     return stop
+
+
+def interrupt_once_journaled(journal: Path, tasks: int, count: Callable[[threading.Event], object]) -> None:
+    """Run ``count(stop_event)``, stopping it once ``journal`` holds ``tasks`` finished tasks; it must raise KeyboardInterrupt."""
+    stop = stop_once_journaled(journal, tasks)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            count(stop)
+    finally:
+        stop.set()

@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from journal_watch import journaled_tasks, stop_once_journaled
+from journal_watch import interrupt_once_journaled, journaled_tasks
 
 from mapfold import count_folds
 from mapfold.oeis import VALUES
@@ -77,29 +78,19 @@ def test_sigterm_exits_143_with_one_line_and_the_count_resumes(tmp_path):
     assert document["tasks_resumed"] == done > 0
 
 
-@pytest.mark.parametrize(
-    "walk, strip, symmetric_total",
-    # Counts of about a second on 2 threads, so the stop lands mid-run: the orbit walk counts 1 x 21
-    # in 0.3 s, which a stop after the first journal poll (0.1 s) could miss.
-    [("orbit", 22, VALUES["A007822"][11]), ("lunnon", 21, VALUES["A000682"][11])],  # 1 x (2n+1): A000682(n + 1)
-)
-def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path, walk, strip, symmetric_total):
+def test_interrupted_symmetric_count_resumes_in_process_with_other_threads(tmp_path):
     """Per-task symmetric sums: a count stopped part-way and resumed on other threads is exact."""
     # Compile first (a small count of the same walk): a stop that lands while numba compiles leaves
     # the compilation running in the background, holding the GIL, which would slow the next test.
-    count_folds((1, 9), threads=2, checkpoint=tmp_path / "warm-up.journal", walk=walk)
-    journal = tmp_path / f"1x{strip}.journal"
-    stop = stop_once_journaled(journal, 10)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((1, strip), threads=2, checkpoint=journal, stop_event=stop, walk=walk)
-    finally:
-        stop.set()
-    result = count_folds((1, strip), threads=1, checkpoint=journal)  # the journal's walk, by default
-    assert result.walk == walk
+    count_folds((1, 9), threads=2, checkpoint=tmp_path / "warm-up.journal")
+    # About a second on 2 threads, so the stop lands mid-run (1 x 21 takes 0.3 s, which a stop
+    # after the first journal poll, at 0.1 s, could miss).
+    journal = tmp_path / "1x22.journal"
+    interrupt_once_journaled(journal, 10, lambda stop: count_folds((1, 22), threads=2, checkpoint=journal, stop_event=stop))
+    result = count_folds((1, 22), threads=1, checkpoint=journal)
     assert 0 < result.tasks_resumed < result.tasks
-    assert result.folds_total == VALUES["A000136"][strip]
-    assert result.symmetric_folds == symmetric_total
+    assert result.folds_total == VALUES["A000136"][22]
+    assert result.symmetric_folds == VALUES["A007822"][11]
 
 
 def test_a_journal_in_use_by_another_count_is_refused(tmp_path):
@@ -185,11 +176,11 @@ def test_a_damaged_journal_or_another_file_is_refused(tmp_path):
 
 
 def test_the_task_list_does_not_depend_on_threads():
-    from mapfold.plan.tasks import plan_tasks, task_digest
+    from mapfold.plan.tasks import plan_tasks
     from mapfold.walks.connection_graph import make_connection_graph
 
     graph = make_connection_graph((3, 5))
-    assert task_digest(plan_tasks(graph, True)) == task_digest(plan_tasks(graph, True))
+    assert np.array_equal(plan_tasks(graph, True).leaf_below, plan_tasks(graph, True).leaf_below)
     counts = {count_folds((3, 5), threads=threads, symmetric=False, walk="lunnon").tasks for threads in (1, 2, 7)}
     assert counts == {len(plan_tasks(graph, True))}
 
@@ -231,38 +222,33 @@ def test_the_orbit_task_lists_do_not_depend_on_threads_and_digest_the_weights():
     assert {count_folds((3, 5), threads=threads).tasks for threads in (1, 2, 7)} == {expected}
 
 
-def test_a_lunnon_journal_resumes_with_lunnons_walk_and_refuses_another(tmp_path):
+@pytest.mark.parametrize("format_1", [False, True])
+def test_a_journal_of_lunnons_walk_is_refused_in_one_line_that_names_the_version_to_use(tmp_path, format_1):
+    """Journals of Lunnon's walk (format 2 with ``"walk": "lunnon"``, or format 1 with no walk) came from
+    mapfold 0.1.0, which still resumes them; this mapfold runs Lunnon's walk only as a local reference."""
     journal = tmp_path / "1x16.journal"
-    first = count_folds((1, 16), threads=2, checkpoint=journal, walk="lunnon")
-    header = json.loads(journal.read_text().splitlines()[0])
-    assert (header["format"], header["walk"]) == (2, "lunnon")
-    _drop_lastjournaled_tasks(journal, 5)
-    before = journal.read_bytes()
-    with pytest.raises(JournalError, match="journal of the lunnon walk, not the orbit walk"):
-        count_folds((1, 16), checkpoint=journal, walk="orbit")
-    assert journal.read_bytes() == before
-    again = count_folds((1, 16), threads=1, checkpoint=journal)  # no walk named: the journal's
-    assert (again.walk, again.tasks, again.tasks_resumed) == ("lunnon", first.tasks, first.tasks - 5)
-    assert (again.folds_total, again.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
-
-
-def test_a_format_1_journal_still_resumes_on_lunnons_walk(tmp_path):
-    """Journals written before the orbit walk ran with a checkpoint: format 1, no ``walk`` key."""
-    journal = tmp_path / "1x16.journal"
-    first = count_folds((1, 16), threads=2, checkpoint=journal, walk="lunnon")
+    count_folds((1, 16), threads=2, checkpoint=journal)
     lines = journal.read_text().splitlines(keepends=True)
     header = json.loads(lines[0])
-    del header["walk"]
-    header["format"] = 1
-    journal.write_text(json.dumps(header) + "\n" + "".join(lines[1:-5]))
+    header["walk"] = "lunnon"
+    if format_1:
+        del header["walk"]
+        header["format"] = 1
+    journal.write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+    before = journal.read_bytes()
     completed = _mapfold("count", "1x16", "--checkpoint", str(journal), "--json", "--no-progress")
-    assert completed.returncode == 0, completed.stderr
-    document = json.loads(completed.stdout)
-    assert (document["walk"], document["tasks"], document["tasks_resumed"]) == ("lunnon", first.tasks, first.tasks - 5)
-    assert (document["folds_total"], document["symmetric_folds"]) == (VALUES["A000136"][16], VALUES["A007822"][8])
-    assert json.loads(journal.read_text().splitlines()[0]) == header  # still format 1, as it was
-    with pytest.raises(JournalError, match="lunnon walk"):
-        count_folds((1, 16), checkpoint=journal, walk="orbit")
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert completed.stderr.count("\n") == 1 and "journal of Lunnon's walk" in completed.stderr
+    assert "mapfold 0.1.0" in completed.stderr
+    with pytest.raises(JournalError, match="mapfold 0.1.0"):
+        count_folds((1, 16), checkpoint=journal, walk="lunnon")
+    assert journal.read_bytes() == before
+
+
+def test_lunnons_walk_keeps_no_journal(tmp_path):
+    with pytest.raises(ValueError, match="keeps no journal"):
+        count_folds((2, 5), checkpoint=tmp_path / "2x5.journal", walk="lunnon")
+    assert not (tmp_path / "2x5.journal").exists()
 
 
 def test_a_journal_of_a_later_format_is_refused_in_one_line(tmp_path):
@@ -347,6 +333,8 @@ def test_a_deeper_plan_is_journaled_and_resumed_with_its_own_number_of_tasks(tmp
 
 
 def test_the_number_of_tasks_is_checked(tmp_path):
+    from mapfold.plan.tasks import MIN_TASKS
+
     with pytest.raises(ValueError, match="between 1 and"):
         count_folds((2, 5), min_tasks=0)
     with pytest.raises(TypeError):
@@ -354,10 +342,10 @@ def test_the_number_of_tasks_is_checked(tmp_path):
     with pytest.raises(ValueError, match="Lunnon's walk has its own list"):
         count_folds((2, 5), min_tasks=100, walk="lunnon")
     journal = tmp_path / "2x6.journal"
-    count_folds((2, 6), checkpoint=journal, walk="lunnon")
+    count_folds((2, 6), checkpoint=journal)
     completed = _mapfold("count", "2x6", "--checkpoint", str(journal), "--min-tasks", "100")
     assert completed.returncode == 2
-    assert completed.stderr.count("\n") == 1 and "journal of Lunnon's walk" in completed.stderr
+    assert completed.stderr.count("\n") == 1 and f"planned for at least {MIN_TASKS} tasks, not 100" in completed.stderr
     completed = _mapfold("count", "2x6", "--min-tasks", "0")
     assert completed.returncode == 2
     assert completed.stderr.strip() == "mapfold: error: --min-tasks must be between 1 and 2097152, got 0"

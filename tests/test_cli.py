@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mapfold import __version__
-from mapfold.cli import app
+from mapfold.cli.app import app
 from mapfold.oeis import VALUES
 
 runner = CliRunner()

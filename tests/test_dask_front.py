@@ -13,7 +13,7 @@ import time
 import types
 
 import pytest
-from journal_watch import stop_once_journaled
+from journal_watch import interrupt_once_journaled
 
 from mapfold import count_folds
 from mapfold.oeis import VALUES
@@ -77,16 +77,15 @@ def test_cluster_totals_equal_the_oracle_and_the_local_count(client, shape, sequ
     assert on_cluster.threads == 2
 
 
-def test_lunnons_walk_still_runs_on_the_cluster(client):
-    on_cluster = count_folds((2, 7), client=client, walk="lunnon")
-    assert on_cluster.walk == "lunnon"
-    assert on_cluster.folds_total == VALUES["A001415"][7]
-    assert on_cluster.symmetric_folds == count_folds((2, 7), threads=2).symmetric_folds
+def test_lunnons_walk_is_the_local_reference_walk_only(client):
+    with pytest.raises(ValueError, match="local reference walk"):
+        count_folds((2, 7), client=client, walk="lunnon")
+    with pytest.raises(ValueError, match="local reference walk"):
+        count_folds((2, 7), client=client, gate=False)
 
 
-@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
-def test_strip_symmetric_total_on_the_cluster(client, walk):
-    result = count_folds((1, 16), client=client, walk=walk)
+def test_strip_symmetric_total_on_the_cluster(client):
+    result = count_folds((1, 16), client=client)
     assert (result.folds_total, result.symmetric_folds) == (VALUES["A000136"][16], VALUES["A007822"][8])
 
 
@@ -194,17 +193,12 @@ def test_a_finished_unit_lost_with_its_worker_before_it_was_taken_is_run_again(c
     client.wait_for_workers(2, timeout=60)  # the nanny brings it back for the next tests
 
 
-@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
-def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, walk, many_units):
+def test_an_interrupted_cluster_journal_resumes_locally(client, tmp_path, many_units):
     journal = tmp_path / "1x17.journal"
-    stop = stop_once_journaled(journal, 20)  # some units are in
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop, walk=walk)
-    finally:
-        stop.set()
-    result = count_folds((1, 17), threads=2, checkpoint=journal)  # the journal's walk, by default
-    assert result.walk == walk
+    interrupt_once_journaled(
+        journal, 20, lambda stop: count_folds((1, 17), client=client, checkpoint=journal, stop_event=stop)
+    )  # some units are in
+    result = count_folds((1, 17), threads=2, checkpoint=journal)
     assert 0 < result.tasks_resumed < result.tasks
     assert result.folds_total == VALUES["A000136"][17]
     assert result.symmetric_folds == VALUES["A000682"][9]  # 1 x (2n+1): A000682(n + 1)

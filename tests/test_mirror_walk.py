@@ -8,13 +8,15 @@ OEIS values of A007822 and A000682 on long strips.
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
 from brute_force import crease_pairs, interleaved, mirror_centres, valid_piles
+from journal_watch import interrupt_once_journaled, journaled_tasks
 from test_brute_force import ordered_factorizations
 
-import mapfold.run.workers as workers
+import mapfold.run.consumer as consumer
 from mapfold import count_folds
 from mapfold.oeis import VALUES
 from mapfold.run.sender import LeafBelowSender, SenderError
@@ -158,23 +160,24 @@ def test_every_folding_sent_on_64_leaves_is_valid_and_counts(sides):
 def test_the_consumer_checks_what_the_mirror_walk_sends(monkeypatch):
     """A folding the consumer finds no centre in ends the count with an error, not a wrong total."""
 
-    real = workers.count_mirror_centres
+    real = consumer.count_mirror_centres
 
     def doubting(rows, last_leaf_gaps, with_reflections):
         return real(rows, last_leaf_gaps, with_reflections) - 1  # as if the first folding of each batch did not count
 
-    monkeypatch.setattr(workers, "count_mirror_centres", doubting)
+    monkeypatch.setattr(consumer, "count_mirror_centres", doubting)
     with pytest.raises(SenderError, match="mirror walk sent"):
         count_folds((1, 14), threads=2)
 
 
-def test_an_interrupt_stops_a_count_with_the_symmetric_total():
-    import threading
-
-    event = threading.Event()
-    event.set()
-    with pytest.raises(KeyboardInterrupt):
-        count_folds((6, 6), threads=2, stop_event=event)
+def test_an_interrupt_stops_a_running_mirror_walk(tmp_path):
+    """A stop set while the mirror walk runs (the symmetric total alone: every task is a mirror task)."""
+    journal = tmp_path / "1x30.journal"
+    interrupt_once_journaled(
+        journal, 10, lambda stop: count_folds((1, 30), threads=2, folds=False, stop_event=stop, checkpoint=journal)
+    )
+    tasks = json.loads(journal.read_text().splitlines()[0])["tasks"]
+    assert 10 <= journaled_tasks(journal) < tasks
 
 
 def test_the_plan_places_each_pair_together():

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 from math import prod
 
 import numpy as np
 import pytest
 from brute_force import brute_force_counts
+from journal_watch import interrupt_once_journaled, journaled_tasks
 from test_brute_force import ordered_factorizations
 
 import mapfold.run.workers as workers
@@ -240,24 +242,22 @@ def test_walk_choice(tmp_path):
     assert count_folds((2, 5), threads=1, halve=False).walk == "lunnon"
     assert count_folds((2, 5), threads=1, checkpoint=tmp_path / "journal").walk == "orbit"
     assert count_folds((2, 5), threads=1, symmetric=False, walk="lunnon").walk == "lunnon"
-    assert count_folds((2, 5), threads=1, walk="lunnon", checkpoint=tmp_path / "lunnon").walk == "lunnon"
-    assert count_folds((2, 5), threads=1, checkpoint=tmp_path / "lunnon").walk == "lunnon"  # the journal's walk
-    with pytest.raises(JournalError, match="journal of the lunnon walk"):
-        count_folds((2, 5), threads=1, walk="orbit", checkpoint=tmp_path / "lunnon")
+    with pytest.raises(JournalError, match="not Lunnon's walk"):
+        count_folds((2, 5), threads=1, walk="lunnon", checkpoint=tmp_path / "journal")
     with pytest.raises(ValueError, match="switches of Lunnon's walk"):
         count_folds((2, 5), threads=1, walk="orbit", gate=False)
     with pytest.raises(ValueError, match="walk must be"):
         count_folds((2, 5), threads=1, symmetric=False, walk="spiral")
 
 
-def test_an_interrupt_stops_an_orbit_count():
-    """A stop event set during an orbit count ends it with KeyboardInterrupt, not a partial total."""
-    import threading
-
-    event = threading.Event()
-    event.set()
-    with pytest.raises(KeyboardInterrupt):
-        count_folds((6, 6), threads=2, symmetric=False, stop_event=event)
+def test_an_interrupt_stops_a_running_orbit_count(tmp_path):
+    """A stop set while the orbit walk runs (some tasks done) ends the count with KeyboardInterrupt, not a total."""
+    journal = tmp_path / "6x6.journal"
+    interrupt_once_journaled(
+        journal, 10, lambda stop: count_folds((6, 6), threads=2, symmetric=False, stop_event=stop, checkpoint=journal)
+    )  # the walk is under way: tasks have finished
+    tasks = json.loads(journal.read_text().splitlines()[0])["tasks"]
+    assert 10 <= journaled_tasks(journal) < tasks  # stopped mid-count, not after the last task
 
 
 def test_the_command_line_counts_without_the_symmetric_total_on_the_orbit_walk():
@@ -265,7 +265,7 @@ def test_the_command_line_counts_without_the_symmetric_total_on_the_orbit_walk()
 
     from typer.testing import CliRunner
 
-    from mapfold.cli import app
+    from mapfold.cli.app import app
 
     result = CliRunner().invoke(app, ["count", "3x3x3", "--no-symmetric", "--json", "--threads", "2"])
     assert result.exit_code == 0, result.output

@@ -143,7 +143,7 @@ def test_a_failing_consumer_ends_the_run_without_a_hang():
 def test_a_failing_consumer_ends_a_count_with_an_error(monkeypatch, walk, module, handler):
     import importlib
 
-    from mapfold.run.local import count_folds
+    from mapfold.count import count_folds
 
     class Broken:
         def __init__(self, *arguments, **keywords) -> None:

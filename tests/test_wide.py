@@ -165,3 +165,10 @@ def test_2_to_the_7_on_two_threads(route, oracle):
     """A001417(7) = 362,794,844,160 by the wide path on each route: the figure the issue asks for."""
     result = count_folds((2,) * 7, threads=2, route=route)
     assert result.folds_total == oracle("A001417")[7]
+
+
+def test_listing_still_refuses_past_64_leaves_in_one_line():
+    command = [sys.executable, "-m", "mapfold", "list", "2x33", "--limit", "1"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2
+    assert "at most 64 leaves" in finished.stderr and "Traceback" not in finished.stderr

@@ -1,5 +1,1 @@
-"""The ``mapfold`` command line: one module per command, the Typer app in ``app``."""
-
-from mapfold.cli.app import app, run
-
-__all__ = ["app", "run"]
+"""The ``mapfold`` command line: the Typer app and ``run`` in ``app``, one module per command."""

@@ -19,8 +19,11 @@ from typing import Annotated
 import typer
 import typer.main
 
+import mapfold.cli.count as count
+import mapfold.cli.draw as draw
+import mapfold.cli.estimate as estimate
+import mapfold.cli.listing as listing
 from mapfold import __version__
-from mapfold.cli import count, estimate
 
 app = typer.Typer(
     name="mapfold",
@@ -32,6 +35,8 @@ app = typer.Typer(
 )
 app.command(**count.SETTINGS)(count.count)
 app.command(**estimate.SETTINGS)(estimate.estimate)
+app.command(**listing.SETTINGS)(listing.list_foldings)
+app.command(**draw.SETTINGS)(draw.draw)
 
 
 def _show_version(value: bool) -> None:

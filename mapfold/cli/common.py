@@ -1,12 +1,12 @@
-"""What every command shares: the consoles, the one-line error, limits on the options, durations."""
+"""What every command shares: the consoles, the one-line error, the checks of a shape and a thread count, durations."""
 
 from __future__ import annotations
 
 import typer
 from rich.console import Console
 
-#: More threads than this is a typo, not a machine: each one gets its own stack and sender lane.
-MAX_THREADS = 4096
+from mapfold.limits import MAX_THREADS
+from mapfold.shape import ShapeError, parse_shape
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -29,3 +29,17 @@ def duration(seconds: float) -> str:
     if seconds < 2 * 365 * 86400:
         return f"{seconds / 86400:.0f} days"
     return f"{seconds / (365.25 * 86400):.2g} years"
+
+
+def sides_or_fail(shape: str) -> tuple[int, ...]:
+    """The sides of ``shape`` (``2x5``), or exit 2 with the parser's one line."""
+    try:
+        return parse_shape(shape)
+    except ShapeError as error:
+        raise fail(str(error), 2) from None
+
+
+def check_threads(threads: int | None) -> None:
+    """Exit 2 unless ``threads`` is unset or between 1 and ``MAX_THREADS``."""
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)

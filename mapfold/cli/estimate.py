@@ -9,10 +9,9 @@ import typer
 import typer.main
 from rich.table import Table
 
-from mapfold.cli.common import MAX_THREADS, duration, fail, stdout
-from mapfold.estimate import estimate_count
+from mapfold.cli.common import check_threads, duration, fail, sides_or_fail, stdout
 from mapfold.oeis import known_folds
-from mapfold.shape import ShapeError, counted_sides, format_shape, parse_shape
+from mapfold.shape import counted_sides, format_shape
 
 #: How the command presents itself in ``mapfold --help``.
 SETTINGS = dict(
@@ -36,14 +35,11 @@ def estimate(
     seed: Annotated[Optional[int], typer.Option("--seed", hidden=True, help="Seed the probes (default: the clock).")] = None,
 ) -> None:
     """Estimate the size and time of a count."""
+    from mapfold.estimate import estimate_count
     from mapfold.run.cpus import available_cpus
 
-    try:
-        sides = parse_shape(shape)
-    except ShapeError as error:
-        raise fail(str(error), 2) from None
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise fail(f"--threads must be between 1 and {MAX_THREADS}, got {threads}", 2)
+    sides = sides_or_fail(shape)
+    check_threads(threads)
     if not 0.05 <= seconds <= 86400:
         raise fail(f"--seconds must be between 0.05 and 86400, got {seconds}", 2)
     if route not in (1, 2):

@@ -127,8 +127,8 @@ def _damaged(path: str) -> None:
     _report_once("damaged", f"note: damaged compiled-code cache in {os.path.dirname(path)}; compiling afresh")
 
 
-def _build_cache_classes() -> tuple[type, type]:
-    """The cache classes, made on first use so that importing this module does not import numba."""
+def _checksummed_cache_file_class() -> type:
+    """numba's cache file with a checksum on each file (made on first use, as below)."""
     from numba.core import caching
 
     class ChecksummedCacheFile(caching.IndexDataCacheFile):
@@ -186,6 +186,15 @@ def _build_cache_classes() -> tuple[type, type]:
                 file.write(hashlib.sha256(payload).digest())
                 file.write(payload)
 
+    return ChecksummedCacheFile
+
+
+def _build_cache_classes() -> tuple[type, type]:
+    """The cache classes, made on first use so that importing this module does not import numba."""
+    from numba.core import caching
+
+    checksummed_cache_file = _checksummed_cache_file_class()
+
     class MapfoldLocator(caching._CacheLocator):
         """Every mapfold function caches in ``cache_folder()``; the digest is its freshness stamp."""
 
@@ -217,7 +226,7 @@ def _build_cache_classes() -> tuple[type, type]:
 
         def __init__(self, py_func) -> None:
             super().__init__(py_func)
-            self._cache_file = ChecksummedCacheFile(
+            self._cache_file = checksummed_cache_file(
                 cache_path=self._cache_path, filename_base=self._impl.filename_base, source_stamp=sources_digest()
             )
 

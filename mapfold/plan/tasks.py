@@ -23,24 +23,16 @@ import numpy as np
 from numba import njit
 
 from mapfold.jit.bits import lowest_bit_index, popcount
+from mapfold.limits import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MIN_TASKS
 from mapfold.walks.lunnon import usable_gaps
 from mapfold.walks.pile import insert_leaf, pile_above
 
 #: Tasks wanted per worker thread before the splitter stops going deeper.
 TASKS_PER_THREAD = 64
-#: ``plan_tasks`` goes at least this deep: tasks for 64 threads x 64.
-MIN_TASKS = 4096
 #: ... and deeper while the average task holds more nodes than this (about 10-60 s of one thread).
 MAX_NODES_PER_TASK = 2.0e9
-#: ... but never past this many tasks (each is a row of ``leaves + 1`` bytes and a journal line).
-MAX_TASKS = 1 << 21
 #: ... and never past this many bytes of task rows (a map of 1,024 leaves: 131,072 tasks).
 MAX_TASK_BYTES = 256 << 20
-#: A cluster count plans at least this many orbit tasks per worker thread (``cluster_min_tasks``):
-#: the largest task bounds a cluster's run, and a deeper list holds smaller ones (6 x 6, each task
-#: timed alone: the largest of 6,291 tasks is 1.1% of the work, the largest of 121,589 is 0.17%),
-#: for 5-10% more walking, which is why a local count keeps ``MIN_TASKS``.
-CLUSTER_TASKS_PER_THREAD = 32
 
 
 def cluster_min_tasks(threads: int) -> int:
@@ -172,16 +164,6 @@ def plan_tasks(connection_graph: np.ndarray, halved: bool, min_tasks: int = MIN_
         nodes = deeper
         placed_leaves += 1
     return TaskSet(leaf_below=nodes, placed_leaves=placed_leaves)
-
-
-def task_digest(tasks: TaskSet) -> str:
-    """SHA-256 of the task list (depth and every row, in order): what a journal's task indices refer to."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    digest.update(f"{tasks.placed_leaves}:{tasks.leaf_below.shape[0]}:{tasks.leaf_below.shape[1]}:".encode())
-    digest.update(np.ascontiguousarray(tasks.leaf_below, dtype=np.uint8).tobytes())
-    return digest.hexdigest()
 
 
 #: The mirror walk's deterministic task list: the first depth with at least this many nodes. The

@@ -10,15 +10,13 @@ same journal as a local count, so either can resume the other) and sums them as 
 worker that dies loses only its running units; Dask runs them again elsewhere, and the client takes
 each unit's result exactly once.
 
-Two walks, as locally (``count_folds(walk=...)``):
+The orbit walk (Lunnon's walk, the local reference walk, does not run here):
 
-- the orbit walk (the default): units of orbit tasks (``plan.tasks.plan_orbit_tasks``, ordered by the
+- units of orbit tasks (``plan.tasks.plan_orbit_tasks``, ordered by the
   planner's estimates, ``plan.probe.orbit_task_nodes``), ``run_orbit_unit`` returning each task's complete cycles
   (the client multiplies by the task's orbit weight); with the symmetric total, units of mirror
   tasks (``plan.tasks.plan_mirror_tasks``), submitted first, each run by ``run_mirror_unit`` with the
-  worker's own ``LeafBelowSender`` and consumer thread, which tests every folding built;
-- Lunnon's walk: units of ``plan.tasks.plan_tasks``'s tasks, ``run_unit`` returning each task's
-  completions and symmetric centres.
+  worker's own ``LeafBelowSender`` and consumer thread, which tests every folding built.
 """
 
 from __future__ import annotations
@@ -36,9 +34,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from mapfold.plan.tasks import TaskSet, mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks, plan_tasks
+from mapfold.plan.tasks import mirror_task_digest, orbit_task_digest, plan_mirror_tasks, plan_orbit_tasks
 from mapfold.results import WorkerError
-from mapfold.walks.connection_graph import make_connection_graph
+from mapfold.run.task_results import TaskResults
 
 #: A long count gets at least this many units per worker thread, so a lost worker costs little.
 UNITS_PER_THREAD = 16
@@ -53,104 +51,7 @@ MAX_UNIT_NODES = 5.0e8
 MIN_UNIT_NODES = 2.0e6
 
 
-@functools.lru_cache(maxsize=4)
-def _planned(sides: tuple[int, ...], halved: bool) -> tuple[np.ndarray, TaskSet]:
-    """The connection graph and the task list, made once per worker process and map."""
-    graph = make_connection_graph(sides)
-    return graph, plan_tasks(graph, halved)
-
-
-def run_unit(
-    sides: tuple[int, ...], halved: bool, symmetric: bool, gate: bool, digest: str, unit_tasks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Worker side: count the tasks of one unit; its tasks, their completions and centres (``_pack``).
-
-    ``digest`` is the client's task-list digest: a worker whose plan differs (another mapfold
-    version) refuses the unit instead of counting the wrong tasks.
-    """
-    from mapfold.plan.tasks import task_digest
-    from mapfold.run.workers import run_task_subset
-
-    graph, tasks = _planned(tuple(sides), halved)
-    if task_digest(tasks) != digest:
-        raise RuntimeError("this worker plans another task list (another mapfold version?)")
-    pending = np.asarray(unit_tasks, dtype=np.int64)
-    completions, centres = run_task_subset(graph, tasks, pending, halved, 1, symmetric, gate)
-    return _pack(pending, completions, centres)
-
-
-def count_on_cluster(
-    client,
-    sides: tuple[int, ...],
-    graph: np.ndarray,
-    tasks: TaskSet,
-    halved: bool,
-    symmetric: bool,
-    gate: bool,
-    journal,
-    progress: bool,
-    progress_file: IO[str] | None,
-    stop_event: threading.Event | None,
-) -> tuple[int, int | None, int]:
-    """Client side: run the tasks the journal lacks on ``client``'s cluster.
-
-    Returns
-    -------
-    tuple
-        ``(completions, centres or None, tasks_resumed)`` over every task.
-
-    Raises
-    ------
-    CountInterrupted
-        When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
-    """
-    from mapfold.plan.probe import subtree_weights
-    from mapfold.plan.tasks import task_digest
-
-    done_completions: dict[int, int] = dict(journal.completions) if journal is not None else {}
-    done_centres: dict[int, int | None] = dict(journal.centres) if journal is not None else {}
-    resumed = len(done_completions)
-    pending = np.array([task for task in range(len(tasks)) if task not in done_completions], dtype=np.int64)
-    digest = task_digest(tasks)
-    if len(pending):
-        probes = max(1, min(8, 200_000 // len(pending)))
-        weights = subtree_weights(graph, tasks.leaf_below[pending], tasks.placed_leaves, halved, probes)
-        submissions = [
-            (
-                run_unit,
-                (tuple(sides), halved, symmetric, gate, digest),
-                pending[unit],
-                float(weights[unit].sum()),
-            )
-            for unit in _deal_units(weights, _cluster_threads(client))
-        ]
-
-        def take(results: list[Any]) -> None:
-            for task, completions, centres in results:
-                done_completions[task] = completions
-                done_centres[task] = centres
-
-        _run_units(
-            client,
-            submissions,
-            digest,
-            journal,
-            take,
-            progress,
-            progress_file,
-            stop_event,
-            "cluster walk (estimated tree nodes)",
-            len(tasks),
-            lambda: len(done_completions),
-        )
-    if len(done_completions) != len(tasks):
-        raise WorkerError("the cluster left tasks unfinished")
-    completions = sum(done_completions.values())
-    centres = sum(value or 0 for value in done_centres.values()) if symmetric else None
-    return completions, centres, resumed
-
-
-def _cluster_threads(client) -> int:
+def cluster_threads(client) -> int:
     """Worker threads of the cluster now (at least 1)."""
     return max(1, sum(client.nthreads().values()))
 
@@ -190,7 +91,6 @@ def _run_units(
     client,
     submissions: list[tuple[Any, tuple, np.ndarray, float]],
     digest: str,
-    journal,
     take,
     progress: bool,
     progress_file: IO[str] | None,
@@ -203,7 +103,7 @@ def _run_units(
     """Submit ``(function, leading arguments, unit's journal task indices, estimated work)`` units; gather them.
 
     Each unit's results ``[(task, completions, centres), ...]`` must name exactly its tasks; they
-    go to the journal, then to ``take``, once per unit (a unit Dask runs again after a worker died
+    go to ``take`` (which journals them), once per unit (a unit Dask runs again after a worker died
     is still one future). The bar on the client moves by each unit's estimated work.
 
     Raises
@@ -283,8 +183,6 @@ def _run_units(
                 results = _unpack(_unit_result(client, future))
                 if sorted(task for task, _, _ in results) != sorted(unit_tasks.tolist()):
                     raise WorkerError("a unit returned results for other tasks than it was given")
-                if journal is not None:
-                    journal.record(results)
                 take(results)
                 # Let the cluster forget the result: a held result is recomputed when its worker
                 # dies, so a dead worker would cost every unit it ever finished, not its running ones.
@@ -389,28 +287,21 @@ def run_mirror_unit(
 
 
 def count_orbit_on_cluster(
+    results: TaskResults,
     client,
     threads: int,
-    sides: tuple[int, ...],
-    min_tasks: int,
-    orbit_tasks,
-    mirror_tasks,
-    cycles: dict[int, int],
-    mirrored: dict[int, tuple[int, int]],
-    journal,
     progress: bool,
     progress_file: IO[str] | None,
     stop_event: threading.Event | None,
     route: int = 1,
 ) -> None:
-    """Client side of the orbit walk: run the tasks not in ``cycles`` and ``mirrored`` on the cluster; fill those in.
+    """Client side: run the tasks ``results`` lacks on ``client``'s cluster; fill them in (and the journal).
 
     Mirror units go first (they are small, and each needs its worker's consumer thread); the orbit
-    tasks follow, cut by ``_deal_units`` from the planner's size estimates. ``orbit_tasks`` is
-    ``plan.tasks.plan_orbit_tasks(sides, min_tasks)``, which each worker plans again; the units are
-    dealt for ``threads``, the cluster's worker threads (``_cluster_threads``). Journal indices:
-    orbit task ``t`` is ``t``, mirror task ``i`` is ``len(orbit_tasks) + i``. ``orbit_tasks``
-    ``None``: the symmetric total alone, in more mirror units, since they are then all the work.
+    tasks follow, cut by ``_deal_units`` from the planner's size estimates for ``threads``, the
+    cluster's worker threads (``cluster_threads``). Each worker plans the lists again
+    (``plan.tasks.plan_orbit_tasks(sides, min_tasks)``) and checks their digest. Without the fold
+    total, the mirror walk is all the work: more mirror units.
 
     Raises
     ------
@@ -418,61 +309,41 @@ def count_orbit_on_cluster(
         When ``stop_event`` is set: the units are cancelled; finished ones are in the journal.
     """
     from mapfold.plan.probe import orbit_task_nodes
-    from mapfold.run.workers import mirror_centre_weight
 
-    orbit_count = len(orbit_tasks) if orbit_tasks is not None else 0  # none: the symmetric total alone
-    mirror_count = len(mirror_tasks) if mirror_tasks is not None else 0
-    orbit_pending = np.array([task for task in range(orbit_count) if task not in cycles], dtype=np.int64)
-    mirror_pending = np.array([task for task in range(mirror_count) if task not in mirrored], dtype=np.int64)
+    plan = results.plan
+    sides = tuple(plan.sides)
+    orbit_pending, mirror_pending = results.orbit_pending(), results.mirror_pending()
     submissions: list[tuple[Any, tuple, np.ndarray, float]] = []
     if len(mirror_pending):
-        digest = mirror_task_digest(mirror_tasks)
+        digest = mirror_task_digest(plan.mirror_tasks)
         # Beside the orbit walk, about 1% of the work: one unit per thread. Alone (or all that is left),
         # the whole work: many units, so a thread that finishes early takes another instead of idling.
         units_per_thread = 1 if len(orbit_pending) else UNITS_PER_THREAD
         unit_count = min(len(mirror_pending), threads * units_per_thread)
+        offset = plan.journal_task("mirror", 0)
         for start in range(unit_count):
             unit = mirror_pending[start::unit_count]
-            submissions.append(
-                (
-                    run_mirror_unit,
-                    (tuple(sides), digest, orbit_count),
-                    orbit_count + unit,
-                    float(len(unit)),
-                )
-            )
-    digest = orbit_task_digest(orbit_tasks) if orbit_tasks is not None else mirror_task_digest(mirror_tasks)
+            submissions.append((run_mirror_unit, (sides, digest, offset), offset + unit, float(len(unit))))
+    digest = orbit_task_digest(plan.orbit_tasks) if plan.folds else mirror_task_digest(plan.mirror_tasks)
     if len(orbit_pending):
-        weights = orbit_task_nodes(orbit_tasks, orbit_pending)
+        weights = orbit_task_nodes(plan.orbit_tasks, orbit_pending)
         # One function object for every unit (units are grouped by it); route 2 travels in it.
         orbit_unit = run_orbit_unit if route == 1 else functools.partial(run_orbit_unit, route=route)
         for unit in _deal_units(weights, threads):
-            submissions.append((orbit_unit, (tuple(sides), min_tasks, digest), orbit_pending[unit], float(weights[unit].sum())))
+            submissions.append((orbit_unit, (sides, plan.min_tasks, digest), orbit_pending[unit], float(weights[unit].sum())))
     if not submissions:
         return
-    weight = mirror_centre_weight(int(np.prod(sides)))
-
-    def take(results: list[Any]) -> None:
-        for task, found, centres in results:
-            if task < orbit_count:
-                cycles[task] = found
-            else:
-                if centres != found * weight:  # the worker's consumer checked this; the client checks the sum
-                    raise WorkerError(f"mirror task {task - orbit_count}: {centres} centres for {found} foldings")
-                mirrored[task - orbit_count] = (found, centres)
-
     _run_units(
         client,
         submissions,
         digest,
-        journal,
-        take,
+        results.record,
         progress,
         progress_file,
         stop_event,
         "cluster orbit walk (estimated tree nodes)" if len(orbit_pending) else "cluster mirror walk",
-        orbit_count + mirror_count,
-        lambda: len(cycles) + len(mirrored),
+        plan.task_count,
+        lambda: results.done,
         " nodes" if len(orbit_pending) else " tasks",  # mirror units weigh their number of tasks
     )
 

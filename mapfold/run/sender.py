@@ -56,6 +56,7 @@ from numba.extending import (
 )
 
 from mapfold.jit.atomics import atomic_load_acquire, atomic_store_release, copy_row, sleep_microseconds
+from mapfold.limits import SENDER_MAX_BYTES
 
 # Per-lane counters at ``cursors[lane * _CURSOR_WIDTH + counter]`` (flat, so the atomics index one
 # element of a one-dimensional array): written and read on separate 64-byte cache lines, so the
@@ -75,7 +76,7 @@ _STATE_SIZE = 8
 _FULL_LANE_WAIT_MICROSECONDS = 20
 _FULL_LANE_LONGEST_WAIT_MICROSECONDS = 1000
 #: The most memory the lanes take together, and the fewest slots a lane gets to stay under it.
-DEFAULT_MAX_BYTES = 64 << 20
+DEFAULT_MAX_BYTES = SENDER_MAX_BYTES
 _MIN_SLOTS = 16
 #: How long ``abandon`` waits for the consumer to put down the batch in hand.
 _ABANDON_PATIENCE_SECONDS = 0.2
@@ -109,7 +110,9 @@ class LeafBelowSender:
     handler
         Called on the consumer thread with each batch: ``handler(rows, last_leaf_gaps)``, a
         ``uint8`` array of shape ``(taken, width)`` and a ``uint64`` array of length ``taken``. The
-        arrays are reused for the next batch, so the handler must not keep them.
+        arrays are reused for the next batch, so the handler must not keep them. ``None`` starts
+        no consumer thread: the owner takes the rows itself, from ``rows``, ``last_leaf_gaps`` and
+        ``cursors``, by the same protocol (``mapfold.run.listing`` takes them in task order).
     lanes
         Producers: each pushes to its own lane, ``0 .. lanes - 1``, and no two push to one lane.
     slots
@@ -134,7 +137,7 @@ class LeafBelowSender:
     def __init__(
         self,
         width: int,
-        handler: BatchHandler,
+        handler: BatchHandler | None,
         lanes: int = 1,
         slots: int = 8192,
         batch: int = 4096,
@@ -157,8 +160,10 @@ class LeafBelowSender:
         self._abandoning = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
-        self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
-        self._consumer.start()
+        self._consumer: threading.Thread | None = None
+        if handler is not None:
+            self._consumer = threading.Thread(target=self._consume, name="mapfold-consumer", daemon=True)
+            self._consumer.start()
 
     @property
     def lanes(self) -> int:
@@ -205,6 +210,14 @@ class LeafBelowSender:
         if self._error is not None:
             raise SenderError(f"the consumer thread failed: {self._error!r}") from self._error
 
+    def rows_taken(self) -> np.ndarray:
+        """Rows the consumer has taken from each lane (a live view, one ``int64`` per lane).
+
+        The consumer moves a lane's count before it hands the batch to the handler, and only it
+        moves them: read inside the handler, every row up to these counts has been handled.
+        """
+        return self.cursors[_READ::_CURSOR_WIDTH]
+
     def close(self) -> None:
         """Drain every pushed row, join the consumer, and raise ``SenderError`` if it failed.
 
@@ -214,7 +227,8 @@ class LeafBelowSender:
             self._closed = True
             self._finishing.set()
             self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
-            self._consumer.join()
+            if self._consumer is not None:
+                self._consumer.join()
         self.check()
 
     def abandon(self) -> None:
@@ -231,7 +245,8 @@ class LeafBelowSender:
             self._finishing.set()
             self.state[_FINISHING] = 1  # a consumer waiting for rows inside _take_ready gives up at once
             # A batch in hand is not cut short; past a moment it finishes in the background.
-            self._consumer.join(_ABANDON_PATIENCE_SECONDS)
+            if self._consumer is not None:
+                self._consumer.join(_ABANDON_PATIENCE_SECONDS)
 
     def __enter__(self) -> LeafBelowSender:
         return self
@@ -402,3 +417,35 @@ def _overload_push(sender, lane, leaf_below, last_leaf_gaps):
         return True
 
     return push
+
+
+@overload_method(LeafBelowSenderType, "rows_written", jit_options={"nogil": True})
+def _overload_rows_written(sender, lane):
+    """``sender.rows_written(lane) -> int``: rows the lane's producer has published so far."""
+
+    def rows_written(sender, lane):
+        return sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+
+    return rows_written
+
+
+# For an owner that takes the rows itself (``handler=None``), from inside its own jitted code: the
+# lane protocol without the lane layout.
+
+
+@njit(nogil=True, cache=True, inline="always")
+def lane_published(cursors: np.ndarray, lane: int) -> int:
+    """Rows the lane's producer has published (an acquire load: those rows are whole)."""
+    return atomic_load_acquire(cursors, lane * _CURSOR_WIDTH + _WRITTEN)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def lane_taken(cursors: np.ndarray, lane: int) -> int:
+    """Rows taken from the lane so far (only the one taker moves this count)."""
+    return cursors[lane * _CURSOR_WIDTH + _READ]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def release_rows(cursors: np.ndarray, lane: int, taken: int) -> None:
+    """Mark the lane's rows up to ``taken`` as taken: their slots are free for the producer again."""
+    atomic_store_release(cursors, lane * _CURSOR_WIDTH + _READ, taken)

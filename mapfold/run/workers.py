@@ -29,15 +29,14 @@ from numba_progress import ProgressBar
 
 from mapfold.jit.atomics import atomic_add, atomic_store_release
 from mapfold.results import SenderCounts, WorkerError
-from mapfold.run.sender import _CURSOR_WIDTH, _READ, _WRITTEN, LeafBelowSender, SenderError
-from mapfold.run.task_accounting import TaskSymmetricTotal
+from mapfold.run.consumer import MirroredFoldingsCheck, mirror_centre_weight
+from mapfold.run.sender import LeafBelowSender, SenderError
 from mapfold.walks.lunnon import walk_subtree
 from mapfold.walks.mirror import walk_mirror_subtree
 from mapfold.walks.mirror_wide import walk_mirror_subtree_wide
 from mapfold.walks.orbit import walk_orbit_subtree
 from mapfold.walks.orbit_wide import walk_orbit_subtree_wide
 from mapfold.walks.pile import WALK_ABORTED, cycle_above, pile_above
-from mapfold.walks.self_mirror import count_complete_mirror_centres, count_completions, count_mirror_centres
 
 #: After an interrupt, how long the runner waits for workers to return. Only a worker still
 #: inside numba's first compilation (which cannot be cut short) takes longer: it is left to
@@ -59,15 +58,11 @@ def _work_through_tasks(
     sender,
     lane,
     task_completions,
-    task_pushed,
-    task_lane,
     gate,
 ) -> int:
-    """One worker's whole share: claim pending tasks until none are left; return their completions.
+    """One worker's whole share of Lunnon's walk: claim pending tasks until none are left; return their completions.
 
-    Each finished task's completions go to ``task_completions[task]`` (published last, with a
-    release store: a value there means the task is done) after ``task_pushed[task]`` (the rows
-    this worker's lane had published when the task ended) and ``task_lane[task]``. The bar moves by
+    Each finished task's completions go to ``task_completions[task]``. The bar moves by
     ``task_work[claim]``, the task's estimated size. Returns ``WALK_ABORTED`` as soon as a walk
     stops early.
     """
@@ -91,87 +86,22 @@ def _work_through_tasks(
         if found == WALK_ABORTED:
             return WALK_ABORTED
         completions += found
-        if sender is not None:
-            task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
-        task_lane[task] = lane
-        atomic_store_release(task_completions, task, found)
+        task_completions[task] = found
         progress.update(task_work[claim])
 
 
-def run_task_subset(connection_graph, tasks, pending, halved, threads, symmetric, gate):
-    """Count the listed tasks (a Dask unit, say) and return each one's completions and centres.
-
-    Returns
-    -------
-    tuple
-        ``(completions, centres)``: ``int64`` arrays in the order of ``pending`` (``centres`` is
-        ``None`` without the symmetric total).
-    """
-    handler = TaskSymmetricTotal(tasks.leaf_below, tasks.placed_leaves, with_reflections=halved) if symmetric else None
-    sender = LeafBelowSender(tasks.leaf_below.shape[1], handler, lanes=threads) if symmetric else None
-    task_completions = np.full(len(tasks), -1, dtype=np.int64)
-    scratch = np.zeros(len(tasks), dtype=np.int64)
-    task_work = np.ones(len(pending), dtype=np.uint64)
-    share = lunnon_share(
-        connection_graph,
-        tasks.leaf_below,
-        pending,
-        tasks.placed_leaves,
-        halved,
-        np.zeros(1, dtype=np.int64),
-        task_work,
-        sender,
-        task_completions,
-        scratch,
-        scratch.copy(),
-        gate,
-    )
-    try:
-        _run_workers(
-            share,
-            min(threads, max(1, len(pending))),
-            sender,
-            len(pending),
-            False,
-            None,
-            None,
-            lambda: None,
-            np.zeros(1, dtype=np.int64),
-            "walk (estimated tree nodes)",
-        )
-    finally:
-        if sender is not None:
-            sender.close()
-    if (task_completions[pending] < 0).any():
-        raise WorkerError("a task was left unfinished")
-    if sender is not None and sender.pushed != sender.consumed:
-        raise SenderError(f"the sender lost rows: {sender.pushed} pushed, {sender.consumed} consumed")
-    return task_completions[pending], (handler.centres[pending].copy() if handler is not None else None)
-
-
-def lunnon_share(
-    connection_graph,
-    task_rows,
-    pending,
-    placed_leaves,
-    halved,
-    next_task,
-    task_work,
-    sender,
-    task_completions,
-    task_pushed,
-    task_lane,
-    gate,
-):
-    """Each worker's whole share of Lunnon's walk, for ``_run_workers``: one call into ``_work_through_tasks``."""
+def lunnon_share(plan, pending, task_work, sender, task_completions):
+    """Each worker's whole share of Lunnon's walk over ``plan``'s tasks, for ``run_workers``."""
+    tasks = plan.lunnon_tasks
+    next_task = np.zeros(1, dtype=np.int64)
 
     def share(index: int, bar, stop_flag: np.ndarray) -> int:
         return _work_through_tasks(
-            connection_graph,
-            task_rows,
+            plan.connection_graph,
+            tasks.leaf_below,
             pending,
-            placed_leaves,
-            halved,
+            tasks.placed_leaves,
+            plan.halved,
             next_task,
             stop_flag,
             bar,
@@ -179,15 +109,13 @@ def lunnon_share(
             sender,
             index,
             task_completions,
-            task_pushed,
-            task_lane,
-            gate,
+            plan.gate,
         )
 
     return share
 
 
-def _run_workers(
+def run_workers(
     share,
     threads: int,
     sender,
@@ -365,7 +293,7 @@ def _work_through_mirror_subset(
         found = walk_mirror_subtree(tables, leaf_below, leaf_above, placed, gap_masks, stop_flag, sender, lane, row)
         if found == WALK_ABORTED:
             return WALK_ABORTED
-        task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+        task_pushed[task] = sender.rows_written(lane)
         task_lane[task] = lane
         atomic_store_release(task_found, task, found)
         progress.update(1)
@@ -422,44 +350,10 @@ def _work_through_mirror_subset_wide(
         found = walk_mirror_subtree_wide(tables, leaf_below, leaf_above, placed, gap_masks, scratch, stop_flag, sender, lane, row)
         if found == WALK_ABORTED:
             return WALK_ABORTED
-        task_pushed[task] = sender.cursors[lane * _CURSOR_WIDTH + _WRITTEN]
+        task_pushed[task] = sender.rows_written(lane)
         task_lane[task] = lane
         atomic_store_release(task_found, task, found)
         progress.update(1)
-
-
-def mirror_centre_weight(leaves_total: int) -> int:
-    """The centres of every folding that counts towards the symmetric total (``walks.self_mirror.mirror_weight``).
-
-    A folding's cycle has ``N + 1`` items: 2 centres when that is even, 1 when odd.
-    """
-    return 2 if (leaves_total + 1) % 2 == 0 else 1
-
-
-class MirroredFoldingsCheck:
-    """Consumer-side handler for the mirror walk: tests every folding it built, exactly.
-
-    Each folding must have ``weight`` mirror centres (``walks.self_mirror.count_mirror_centres``, the same
-    predicate as Lunnon's walk uses); a batch where one does not raises, which ends the run with an
-    error. So a mirror task whose rows have been handled holds ``weight`` centres per folding.
-    """
-
-    def __init__(self, weight: int, complete_rows: bool = False) -> None:
-        self.weight = weight
-        self.complete_rows = complete_rows
-        self.completions = 0
-        self.centres = 0
-
-    def __call__(self, rows: np.ndarray, last_leaf_gaps: np.ndarray) -> None:
-        if self.complete_rows:
-            centres = int(count_complete_mirror_centres(rows))  # the wide walk's rows: one folding each
-        else:
-            centres = int(count_mirror_centres(rows, last_leaf_gaps, False))
-        completions = int(count_completions(last_leaf_gaps))
-        if centres != completions * self.weight:
-            raise RuntimeError(f"the mirror walk sent {completions} foldings with {centres} centres, not {self.weight} each")
-        self.completions += completions
-        self.centres += centres
 
 
 class OrbitRun:
@@ -516,7 +410,7 @@ class OrbitRun:
                 check(rows, last_leaf_gaps)
                 # Only the consumer moves the read counters, before handing a batch over: now every
                 # row up to them has been checked.
-                self.handled[:] = sender_cursors[_READ::_CURSOR_WIDTH]
+                self.handled[:] = rows_taken
 
             self.sender = LeafBelowSender(
                 leaves_total + 1,
@@ -526,7 +420,7 @@ class OrbitRun:
                 stop_flag=self.stop_flag,
                 dtype=mirror_tasks.plan.order.dtype,
             )
-            sender_cursors = self.sender.cursors  # the batches the consumer hands over come after this
+            rows_taken = self.sender.rows_taken()  # the batches the consumer hands over come after this
 
     def run(self, progress=False, progress_file=None, stop_event=None, poll=lambda: None, task_work=None) -> None:
         """Walk every pending task; raise on any failure (and ``KeyboardInterrupt`` when stopped).
@@ -598,7 +492,7 @@ class OrbitRun:
             return
         interrupted = False
         try:
-            _run_workers(
+            run_workers(
                 run_share,
                 min(self.threads, max(len(self.orbit_pending), len(self.mirror_pending))),
                 self.sender,
