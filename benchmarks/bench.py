@@ -33,7 +33,7 @@ seconds it reports itself. Every total is checked against the OEIS values in ``m
 against the other programs' totals; any difference is printed as a loud MISMATCH and makes the exit
 status 1. Progress goes to stderr, the table to stdout, everything to ``benchmarks/results.json``.
 
-Usage: ``python benchmarks/bench.py [--quick] [--repeats N] [--skip-peer]``
+Usage: ``python benchmarks/bench.py [--quick] [--repeats N] [--skip-peer] [--baseline REV]``
 """
 
 from __future__ import annotations
@@ -259,6 +259,7 @@ class Bench:
         self.repeats = repeats
         self.quick = quick
         self.skip_peer = skip_peer
+        self.baseline = "HEAD~1"  # figure 18's yardstick (``--baseline``)
         self.plan = QUICK_PLAN if quick else FULL_PLAN
         self.oeis_values = load_oeis_values()
         self.rows: list[FigureRow] = []
@@ -903,6 +904,8 @@ class Bench:
         self.figure_cluster()
         self.figure_orbit_walk()
         self.figure_listing()
+        self.figure_frontier()
+        self.figure_versus_baseline()
 
     def figure_listing(self) -> None:
         """Figure 16: ``mapfold list`` as a whole process: 1x16 to npy on 2 threads (time, memory), 8x8 --limit 5."""
@@ -935,6 +938,78 @@ class Bench:
         except (OSError, RuntimeError) as error:
             self.notes.append(f"list figure failed: {error}")
         self.rows.append(FigureRow.single(16, "list 8x8 --limit 5, process", "8x8", "mapfold list", limited, "seconds", 5))
+
+    def figure_frontier(self) -> None:
+        """Figure 17: ``mapfold count 2x2x2x2x2x2x2`` (128 leaves, past one 64-bit word) on 2 threads: time and memory."""
+        shape = (2,) * 6 if self.quick else (2,) * 7
+        arguments = ["count", shape_text(shape), "--threads", "2", "--json", "--no-progress"]
+        seconds: float | None = None
+        mebibytes: float | None = None
+        try:
+            self.run_mapfold_command(arguments, None)  # compiles the wide walks on a first run
+            seconds, max_rss_kib, stdout = self.run_mapfold_command(arguments, None)
+            mebibytes = max_rss_kib / 1024
+            self.check(
+                f"mapfold folds of {shape_text(shape)}",
+                json.loads(stdout)["folds_total"],
+                oracle_folds(self.oeis_values, shape),
+                "OEIS",
+            )
+            say(f"mapfold {' '.join(arguments)}: {seconds:.2f} s, max RSS {mebibytes:.0f} MiB")
+        except (OSError, RuntimeError, ValueError, KeyError) as error:
+            self.notes.append(f"frontier figure failed: {error}")
+        self.rows.append(FigureRow.single(17, "count, 2t, process", shape_text(shape), "mapfold count", seconds, "seconds", 60))
+        self.rows.append(
+            FigureRow.single(17, "peak memory of that run", shape_text(shape), "mapfold count", mebibytes, "MiB", 1024)
+        )
+
+    def figure_versus_baseline(self) -> None:
+        """Figure 18: this tree against an earlier commit (``--baseline``), side by side, alternating runs.
+
+        One-thread fold counts of 2x15 and 5x6 (the walks must not be slower: goal <= 1.03), and the
+        whole process of ``mapfold --help`` and ``mapfold count 2x5`` (start-up).
+        """
+        import baseline
+
+        if not self.baseline:
+            self.notes.append("no baseline figures (--baseline '' was given)")
+            return
+        try:
+            folder = baseline.checkout(self.baseline)
+        except (OSError, subprocess.SubprocessError) as error:
+            self.notes.append(f"no baseline figures: cannot check out {self.baseline}: {error}")
+            return
+        say(f"baseline {self.baseline}: {folder}")
+        count = (
+            "import json, sys, mapfold; r = mapfold.count_folds(eval(sys.argv[1]), threads=1, symmetric=False); "
+            "print(json.dumps([r.folds_total, r.elapsed_seconds]))"
+        )
+        for shape in ((2, 10), (3, 4)) if self.quick else ((2, 15), (5, 6)):
+            sides: dict[str, Timing] = {}
+            for label, where in (("this tree", None), ("baseline", folder)):
+                sides[label] = Timing(program=f"mapfold 1t nosym ({label})", shape=shape_text(shape), seconds=[])
+                baseline.run(where, ["-c", count, repr(shape)])  # compile or load the cache first
+            for _ in range(max(3, self.repeats)):
+                for label, where in (("this tree", None), ("baseline", folder)):
+                    folds, seconds = json.loads(baseline.run(where, ["-c", count, repr(shape)]).stdout)
+                    self.check(f"{label} folds of {shape_text(shape)}", folds, oracle_folds(self.oeis_values, shape), "OEIS")
+                    sides[label].seconds.append(seconds)
+            self.timings.extend(sides.values())
+            self.add_ratio_row(18, f"walk 1t vs {self.baseline}", shape, sides["this tree"], sides["baseline"], 1.03)
+        for arguments, limit in ((["--help"], 0.3), (["count", "2x5"], 0.8)):
+            sides = {}
+            for label, where in (("this tree", None), ("baseline", folder)):
+                sides[label] = Timing(program=f"mapfold {' '.join(arguments)} ({label})", shape="-", seconds=[])
+                baseline.run(where, ["-m", "mapfold", *arguments])
+            for _ in range(5):
+                for label, where in (("this tree", None), ("baseline", folder)):
+                    started = time.perf_counter()
+                    baseline.run(where, ["-m", "mapfold", *arguments])
+                    sides[label].seconds.append(time.perf_counter() - started)
+            self.timings.extend(sides.values())
+            title = f"process {' '.join(arguments)}, median of 5"
+            self.rows.append(FigureRow.single(18, title, "-", "this tree", sides["this tree"].median_seconds, "seconds", limit))
+            self.add_ratio_row(18, f"{title} vs {self.baseline}", (1,), sides["this tree"], sides["baseline"], None)
 
     # -- long counts (issue 10): checkpoint cost, estimate error, ETA ------------------------------------------------
 
@@ -1177,6 +1252,12 @@ def environment_summary() -> dict[str, Any]:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description="Benchmark mapfold against the peer package, a plain C walk and its goals.")
+    parser.add_argument(
+        "--baseline",
+        default="HEAD~1",
+        metavar="REV",
+        help="the commit figure 18 compares this tree with, side by side (default HEAD~1; '' skips it)",
+    )
     parser.add_argument("--quick", action="store_true", help="small maps and 1 repeat: a smoke test of about a minute")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 3, or 1 with --quick)")
     parser.add_argument("--skip-peer", action="store_true", help="no peer venv, no peer figures")
@@ -1198,6 +1279,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"note: load average {load[0]:.2f} at start; other work on this machine will colour the timings")
     started = time.perf_counter()
     bench = Bench(repeats=arguments.repeats, quick=arguments.quick, skip_peer=arguments.skip_peer)
+    bench.baseline = arguments.baseline
     bench.run()
     total_seconds = time.perf_counter() - started
     environment["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
