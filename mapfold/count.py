@@ -100,22 +100,15 @@ def count_folds(
         tests and the bench hold the orbit walk against, on local threads only and without a
         checkpoint (chosen too by ``gate=False`` or ``halve=False``). Totals do not depend on it.
     route
-        The orbit walk's route: 1 (the default), or 2, a second walk of the same map that shares as
-        little as possible with the first (another insertion order, and where the group is capped,
-        another subgroup: other trees, other representatives; ``mapfold.walks.group``), to check a
-        new count a second way. Recorded in the journal's header (only when 2); default: the journal's.
+        1 (the default), or 2: a second walk of the same map with another insertion order and
+        subgroup (other trees, other representatives), to check a new count a second way.
     min_tasks
-        The orbit walk: plan its deterministic task list for at least this many tasks (deeper
-        lists hold smaller tasks, which a large cluster needs to end together, for 5-10% more
-        walking). Default: the ``checkpoint`` journal's number when it exists (a journal always
-        resumes with its own list; naming another raises ``JournalError``), else ``MIN_TASKS``
-        (4096), or ``plan.tasks.cluster_min_tasks`` (32 a worker thread) with ``client``. Totals do not
-        depend on it.
+        The orbit walk: plan its task list for at least this many tasks (smaller tasks, which a
+        large cluster needs to end together, for 5-10% more walking). Default: the journal's
+        number, else ``MIN_TASKS`` (4096), or 32 a worker thread with ``client``.
     folds
-        ``False``: count the symmetric total alone, with the mirror walk, and skip the fold total
-        (``folds_total`` is ``None``). The mirror walk grows far more slowly than the fold walk, so
-        this reaches strips whose fold total is out of reach (1 x 36, A007822(18), in under two
-        minutes on two threads). Needs ``symmetric`` and the orbit walk.
+        ``False``: the symmetric total alone, by the mirror walk (``folds_total`` is ``None``),
+        which reaches strips whose fold total is out of reach (1 x 36 in under two minutes).
 
     Returns
     -------
