@@ -24,6 +24,7 @@ from mapfold.run.consumer import SymmetricTotal
 from mapfold.run.journal import Journal, JournalError, journal_header
 from mapfold.run.local import count_lunnon_locally, count_orbit_locally, worker_threads
 from mapfold.run.task_results import TaskResults
+from mapfold.shape import validate_shape
 
 
 def a007822_index(shape: tuple[int, ...]) -> int | None:
@@ -75,8 +76,7 @@ def count_folds(
     sender_slots
         Rows in each worker's lane of the sender.
     halve
-        Lunnon's walk: walk half the tree, one folding of each mirror pair; ``False`` walks the
-        whole tree, for checking the shortcut (and chooses Lunnon's walk).
+        Lunnon's walk: walk half the tree; ``False`` walks it whole (and chooses Lunnon's walk).
     stop_event
         Setting it (from a signal handler, say) stops every thread and raises ``CountInterrupted``
         (a ``KeyboardInterrupt``), as Ctrl-C does; finished tasks are in the journal by then.
@@ -126,6 +126,7 @@ def count_folds(
         After stopping every thread (and journaling every finished task), when interrupted.
     """
 
+    validate_shape(tuple(shape))  # a bad shape is the first error, before threads, a cluster or a journal
     threads = worker_threads(threads)
     if client is not None:
         from mapfold.run.cluster import cluster_threads

@@ -89,7 +89,7 @@ def parse_pile(text: str) -> tuple[int, ...]:
         raise FoldingError("the pile is empty; give the leaves from the top down, e.g. --pile '1 2 4 3'")
     pile = []
     for word in words:
-        if not word.isdigit():
+        if not (word.isascii() and word.isdigit()):
             raise FoldingError(f"the pile holds {word!r}, which is not a leaf number")
         pile.append(int(word))
     return tuple(pile)

@@ -363,3 +363,41 @@ def test_a_journal_with_a_bad_number_of_tasks_is_refused_in_one_line(tmp_path, b
     completed = _mapfold("count", "2x6", "--checkpoint", str(journal), "--json")
     assert completed.returncode == 2 and completed.stdout == ""
     assert completed.stderr.count("\n") == 1 and "is not a number of tasks" in completed.stderr
+
+
+def test_a_journal_whose_header_names_no_route_is_refused_in_one_line(tmp_path):
+    journal = tmp_path / "2x5.journal"
+    count_folds((2, 5), checkpoint=journal)
+    lines = journal.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    header["route"] = 3
+    journal.write_text(json.dumps(header, separators=(",", ":")) + "\n" + "".join(lines[1:]))
+    completed = _mapfold("count", "2x5", "--checkpoint", str(journal), "--json")
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert completed.stderr.count("\n") == 1 and "not a route" in completed.stderr
+
+
+def test_a_header_cut_short_is_written_again(tmp_path):
+    """The disk filled up (or the process died) while a new journal's header was written: no task was journaled."""
+    from mapfold.oeis import known_folds
+
+    journal = tmp_path / "2x5.journal"
+    count_folds((2, 5), checkpoint=journal)
+    header_line = journal.read_text().splitlines(keepends=True)[0]
+    journal.write_text(header_line[: len(header_line) // 2])
+    result = count_folds((2, 5), checkpoint=journal)
+    assert (result.folds_total, result.tasks_resumed) == (known_folds((2, 5))[2], 0)
+    assert journal.read_text().splitlines(keepends=True)[0] == header_line
+    other = tmp_path / "notes.journal"
+    other.write_text('{"journal": "mapfold-checkpoint", "shape": [9')  # no header of this count: left alone
+    with pytest.raises(JournalError, match="no complete first line"):
+        count_folds((2, 5), checkpoint=other)
+
+
+def test_the_shape_and_the_number_of_tasks_are_checked_first_even_for_one_leaf():
+    from mapfold.shape import ShapeError
+
+    with pytest.raises(ShapeError):
+        count_folds((0,), threads=0)
+    with pytest.raises(ValueError, match="between 1 and"):
+        count_folds((1,), min_tasks=0)

@@ -98,6 +98,7 @@ def test_draw_index_is_the_list_row(tmp_path):
         (["draw", "2x3", "--pile", "1 2 3 4 5 9"], "not on a 2x3 map"),
         (["draw", "1x4", "--pile", "1 3 2 4"], "creases 1-2 and 3-4 cross"),
         (["draw", "2x3", "--pile", "one"], "not a leaf number"),
+        (["draw", "2x2", "--pile", "1 2 3 \u00b2"], "not a leaf number"),  # a digit to str.isdigit, not to int
         (["draw", "2y3", "--index", "0"], "2y3"),
         (["draw", "2x3"], "exactly one"),
         (["draw", "2x3", "--index", "0", "--pile", "1 2"], "exactly one"),

@@ -254,3 +254,17 @@ def test_npy_is_refused_on_a_terminal():
         os.close(controller)
         os.close(terminal)
     assert completed.returncode == 2 and b"terminal" in completed.stderr
+
+
+def test_a_failing_lister_thread_is_one_line_and_status_1(monkeypatch, capsys):
+    from test_draw import run_in_process
+
+    import mapfold.run.listing as listing
+
+    def exploding(*arguments, **options):
+        raise MemoryError("lister exploded")
+
+    monkeypatch.setattr(listing, "_list_tasks", exploding)  # what each lister thread calls
+    assert run_in_process(["list", "2x4", "--threads", "2"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "lister exploded" in captured.err

@@ -73,6 +73,7 @@ def list_foldings(
     """List every folding of a map."""
     from mapfold.cli.list_output import npy_header, output_file, progress_bar, smallest_unsigned, write_all
     from mapfold.oeis import known_folds
+    from mapfold.results import WorkerError
     from mapfold.run.listing import iter_foldings, resolve_shape
 
     sides = sides_or_fail(shape)
@@ -119,6 +120,9 @@ def list_foldings(
     except KeyboardInterrupt:
         unwritten = f"; {output} was not written" if output not in (None, "-") else ""
         raise fail(f"interrupted; the list is incomplete{unwritten}", 130) from None
+    except WorkerError as error:  # a lister thread failed: no list, in one line
+        unwritten = f"; {output} was not written" if output not in (None, "-") else ""
+        raise fail(f"{error}; the list is incomplete{unwritten}", 1) from None
     finally:
         if bar is not None:
             bar.close()

@@ -214,11 +214,12 @@ def plan_count(
         "folds": folds,
         "route": route,
     }
+    if walk == "orbit":
+        min_tasks = _resolve_min_tasks(min_tasks, journal, default_min_tasks) if folds else None
     if leaves_total == 1:
         return CountPlan(**common)
     if walk == "lunnon":
         return _plan_lunnon(common, split, halve, gate)
-    min_tasks = _resolve_min_tasks(min_tasks, journal, default_min_tasks) if folds else None
     if split is None:
         orbit_tasks = plan_orbit_tasks(sides, min_tasks, route=route) if folds else None
         mirror_tasks = plan_mirror_tasks(sides) if symmetric else None
@@ -253,6 +254,8 @@ def _resolve_walk(walk: str | None, halve: bool, gate: bool, journal: dict[str, 
 def _resolve_route(route: int | None, walk: str, journal: dict[str, Any] | None) -> int:
     """The orbit walk's route: the journal's own (absent: 1), the one asked for, or 1."""
     planned = journal.get("route", 1) if journal is not None else None
+    if planned is not None and (planned not in (1, 2) or isinstance(planned, bool)):
+        raise JournalMismatch(f"has route {planned!r}, which is not a route (1 or 2)")
     if route is None:
         route = planned or 1
     elif planned is not None and route != planned:

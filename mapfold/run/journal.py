@@ -221,14 +221,27 @@ class Journal:
         journal._file = open(descriptor, "ab", buffering=0)  # noqa: SIM115 - closed by close()
         try:
             _lock(journal._file, path)
-            if os.fstat(descriptor).st_size > 0:
+            if os.fstat(descriptor).st_size > 0 and not journal._holds_a_torn_header():
                 journal._read(header)
             else:
+                # A new journal, or one whose header write was cut short (the disk filled up, the
+                # process died): nothing was journaled yet, so the header is written afresh.
+                os.ftruncate(descriptor, 0)
                 journal._write_line(journal.header)
         except BaseException:
             journal.close()
             raise
         return journal
+
+    def _header_line(self) -> bytes:
+        return (json.dumps(self.header, separators=(",", ":")) + "\n").encode("utf-8")
+
+    def _holds_a_torn_header(self) -> bool:
+        """Whether the file holds only the beginning of this count's own header line, and nothing else."""
+        line = self._header_line()
+        with open(_open_regular(self.path, os.O_RDONLY), "rb") as handle:
+            content = handle.read(len(line))
+        return len(content) < len(line) and line.startswith(content)
 
     def _read(self, wanted: dict[str, Any]) -> None:
         """Check the header against ``wanted`` and load the task lines, one line at a time."""
