@@ -190,35 +190,19 @@ def orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, positio
     usable = prefix_masks[position]
     constraint = constraint_start[position]
     end = constraint_start[position + 1]
-    # Two constraints at a time: their walks are independent chains of loads, which the processor
-    # overlaps (each step waits on the one before it). 6x6: about 10% less time than one by one.
-    while constraint + 2 <= end:
-        first = neighbours[constraint]
-        second = neighbours[constraint + 1]
-        first_gaps = np.uint64(0)
-        second_gaps = np.uint64(0)
-        while first != leaf and second != leaf:
-            first_gaps |= _ONE << np.uint64(first)
-            second_gaps |= _ONE << np.uint64(second)
-            first = jumps[constraint, leaf_below[first]]
-            second = jumps[constraint + 1, leaf_below[second]]
-        while first != leaf:
-            first_gaps |= _ONE << np.uint64(first)
-            first = jumps[constraint, leaf_below[first]]
-        while second != leaf:
-            second_gaps |= _ONE << np.uint64(second)
-            second = jumps[constraint + 1, leaf_below[second]]
-        usable &= first_gaps & second_gaps
-        if usable == 0:
-            return usable  # the other constraints cannot add a gap back
-        constraint += 2
-    if constraint < end:
+    # One constraint at a time, stopping as soon as no gap is left (the others cannot add one back).
+    # Walking two constraints interleaved overlapped their chains of loads but lost this early exit
+    # and added a branch per step: one by one is 11-16% faster (6x6, 2x13, 3x8, 5x5; issue 18).
+    while constraint < end:
         step = neighbours[constraint]
         gaps = np.uint64(0)
         while step != leaf:
             gaps |= _ONE << np.uint64(step)
             step = jumps[constraint, leaf_below[step]]
         usable &= gaps
+        if usable == 0:
+            return usable
+        constraint += 1
     return usable
 
 
