@@ -202,7 +202,7 @@ def test_last_two_leaves_counted_in_place_match_inserting_them(sides):
         pile = node.copy()
         cycle_above(pile, leaf_above, plan.order[0])
         assert last_leaf_completions(*args, pile, np.uint64(gaps)) == inserted
-        placed_leaves = np.arange(plan.leaves_total) != second_last  # its own entry is left stale
+        placed_leaves = np.isin(np.arange(plan.leaves_total), plan.order[: last - 1])  # the others' entries are scratch
         assert np.array_equal(pile[placed_leaves], node[placed_leaves])  # the pile restored
         counted += inserted
     assert counted * plan.leaves_total == known_folds(sides)[2]

@@ -27,8 +27,8 @@ The last two leaves
 -------------------
 The last leaf is never inserted: its gap count is the node's number of completions. The second-last
 leaf goes into each of its gaps with ``leaf_below`` alone (two stores, one to take it out again; no
-``leaf_above``), and the last leaf's gaps are collected there, one constraint at a time with an early
-exit like every other leaf's. (An earlier version left the second-last leaf out and walked two of its
+``leaf_above``), and the last leaf's gaps are collected there like every other leaf's
+(``_walk_gaps``). (An earlier version left the second-last leaf out and walked two of its
 gaps interleaved, reading the two changed links through compares; one at a time, really inserted, is
 7-9% faster on 6x6, 2x13 and 3x8: issue 18.)
 
@@ -205,11 +205,53 @@ def orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, positio
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below) -> np.uint64:
+    """``orbit_gaps`` for the walk's own pile, its first two constraints walked together.
+
+    Sets ``leaf_below[leaf] = leaf`` for the leaf it places (not in the pile: its entry is free), so
+    a walk that reaches the leaf stays there and the loop has one exit, with two independent chains
+    of loads the processor overlaps. The first mask alone always holds its neighbour's gap, so no
+    early exit is lost between the two.
+    """
+    leaf = order[position]
+    usable = prefix_masks[position]
+    constraint = constraint_start[position]
+    end = constraint_start[position + 1]
+    if constraint + 2 <= end:
+        leaf_below[leaf] = leaf
+        first = neighbours[constraint]
+        second = neighbours[constraint + 1]
+        first_gaps = np.uint64(0)
+        second_gaps = np.uint64(0)
+        while first != leaf or second != leaf:
+            first_gaps |= _ONE << np.uint64(first)
+            second_gaps |= _ONE << np.uint64(second)
+            first = jumps[constraint, leaf_below[first]]
+            second = jumps[constraint + 1, leaf_below[second]]
+        usable &= first_gaps & second_gaps
+        if usable == 0:
+            return usable
+        constraint += 2
+    while constraint < end:
+        step = neighbours[constraint]
+        gaps = np.uint64(0)
+        while step != leaf:
+            gaps |= _ONE << np.uint64(step)
+            step = jumps[constraint, leaf_below[step]]
+        usable &= gaps
+        if usable == 0:
+            return usable
+        constraint += 1
+    return usable
+
+
+@njit(nogil=True, cache=True, inline="always")
 def last_leaf_completions(order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, second_last_gaps) -> int:
     """Completions of a node that lacks only the last two leaves, given the second-last one's gaps.
 
-    Each gap takes the second-last leaf for a moment (only ``leaf_below`` changes, and is restored):
-    the last leaf's gap count there is the completions (see "The last two leaves" above).
+    Each gap takes the second-last leaf for a moment (only ``leaf_below`` changes; the entries of the
+    leaves in the pile are restored, those of the two missing leaves are scratch): the last leaf's
+    gap count there is the completions (see "The last two leaves" above).
     """
     last = order.shape[0] - 1
     second_last = order[last - 1]
@@ -220,7 +262,7 @@ def last_leaf_completions(order, neighbours, jumps, constraint_start, prefix_mas
         gaps &= gaps - _ONE
         leaf_below[second_last] = leaf_below[gap]
         leaf_below[gap] = second_last
-        completions += popcount(orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last, leaf_below))
+        completions += popcount(_walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last, leaf_below))
         leaf_below[gap] = leaf_below[second_last]
     return completions
 
@@ -231,20 +273,21 @@ def walk_orbit_subtree(
 ) -> int:
     """Count the complete cycles below one node (the leaves of rank below ``placed`` in the pile).
 
-    ``leaf_below`` and ``leaf_above`` are working space, left as they came in unless the walk
-    returns ``WALK_ABORTED`` (when ``stop_flag[0]`` is set). ``gap_masks`` needs ``N`` entries.
+    ``leaf_below`` and ``leaf_above`` are working space: their entries for the placed leaves are left
+    as they came in unless the walk returns ``WALK_ABORTED`` (when ``stop_flag[0]`` is set); those of
+    the leaves not yet placed are scratch. ``gap_masks`` needs ``N`` entries.
     """
     leaves_total = order.shape[0]
     last = leaves_total - 1
     if placed >= last:
-        return popcount(orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last, leaf_below))
+        return popcount(_walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last, leaf_below))
     completions = 0
     if placed == last - 1:
-        second_last_gaps = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, placed, leaf_below)
+        second_last_gaps = _walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, placed, leaf_below)
         return last_leaf_completions(order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, second_last_gaps)
     dead_ends = 0
     position = placed
-    gap_masks[position] = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+    gap_masks[position] = _walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
     while True:
         gaps = gap_masks[position]
         if gaps == 0:
@@ -262,7 +305,7 @@ def walk_orbit_subtree(
         gap_masks[position] = gaps & (gaps - _ONE)
         insert_leaf(leaf_below, leaf_above, order[position], gap)
         if position == last - 2:
-            second_last_gaps = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last - 1, leaf_below)
+            second_last_gaps = _walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, last - 1, leaf_below)
             if second_last_gaps != 0:
                 completions += last_leaf_completions(
                     order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, second_last_gaps
@@ -270,7 +313,7 @@ def walk_orbit_subtree(
             remove_leaf(leaf_below, leaf_above, order[position])
         else:
             position += 1
-            gap_masks[position] = orbit_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
+            gap_masks[position] = _walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, position, leaf_below)
     return completions
 
 
