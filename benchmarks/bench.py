@@ -25,6 +25,13 @@ Figures (a ratio below 1 means mapfold is faster; each row shows both medians, t
     peak memory <= 300 MiB, one run after a warm-up), and ``mapfold list 8x8 --limit 5`` (<= 5 s); the
     npy's rows are checked against the OEIS total, and ``list 1x12`` must give the same bytes on 1 and
     2 threads.
+17. mapfold against ``sym_fold.cpp`` (johnowhitaker/map_folding, MIT: the public symmetry-reduced C++
+    solver of square maps), 6x6 fold total on 1 and 2 threads, goal <= 1.0 (issue 18). The repository
+    holds none of its code: the figure is measured only when a copy of ``sym_fold.cpp`` is on this
+    machine (``$MAPFOLD_SYM_FOLD_SOURCE``: the file or a clone of the repository; else
+    ``benchmarks/build/map_folding/`` or ``benchmarks/build/sym_fold.cpp``), built at bench time into
+    ``benchmarks/build/``, timed by the ``total_s`` it reports itself; otherwise the bench says why and
+    skips it.
 
 Every timing is a median of ``--repeats`` runs (default 3) taken after a warm-up that compiles everything;
 mapfold is timed in this process around ``mapfold.count_folds``, the peer in its own process by
@@ -62,6 +69,14 @@ REPO_DIR = BENCHMARKS_DIR.parent
 BUILD_DIR = BENCHMARKS_DIR / "build"
 PLAIN_WALK_SOURCE = BENCHMARKS_DIR / "plain_walk.c"
 PLAIN_WALK_BINARY = BUILD_DIR / "plain_walk"
+SYM_FOLD_BINARY = BUILD_DIR / "sym_fold"
+#: Where figure 17 looks for a copy of ``sym_fold.cpp`` (a file, or a folder holding it), after
+#: ``$MAPFOLD_SYM_FOLD_SOURCE``.
+SYM_FOLD_ENVIRONMENT = "MAPFOLD_SYM_FOLD_SOURCE"
+SYM_FOLD_SOURCES = (BUILD_DIR / "map_folding", BUILD_DIR / "sym_fold.cpp")
+#: Figure 17: (full run, ``--quick``) square map, and the goal for mapfold / sym_fold.
+SYM_FOLD_SHAPES: tuple[Shape, Shape] = ((6, 6), (4, 4))
+SYM_FOLD_GOAL = 1.0
 PEER_SCRIPT = BENCHMARKS_DIR / "peer.py"
 PEER_VENV_DIR = BENCHMARKS_DIR / ".peer-venv"
 PEER_PACKAGE = "mapFolding"
@@ -270,6 +285,7 @@ class Bench:
         self.mapfold_cache: dict[tuple[Shape, int, bool], Timing] = {}
         self.peer_python: Path | None = None
         self.plain_walk: Path | None = None
+        self.sym_fold: Path | None = None
         self.default_threads = 1
 
     # -- checking ----------------------------------------------------------------------------------------------------
@@ -329,6 +345,84 @@ class Bench:
         for shape in ((2, 5), (3, 3), (1, 8), (2, 2, 2)):
             folds, _ = self.run_plain_walk(shape)
             self.check(f"plain_walk folds of {shape_text(shape)}", folds, oracle_folds(self.oeis_values, shape), "OEIS")
+
+    def find_sym_fold_source(self) -> Path | None:
+        """A copy of ``sym_fold.cpp`` on this machine, or ``None`` (the repository holds none)."""
+        configured = os.environ.get(SYM_FOLD_ENVIRONMENT)
+        candidates = ([Path(configured)] if configured else []) + list(SYM_FOLD_SOURCES)
+        for candidate in candidates:
+            source = candidate / "sym_fold.cpp" if candidate.is_dir() else candidate
+            if source.is_file():
+                return source
+        return None
+
+    def build_sym_fold(self) -> None:
+        """Compile a local copy of ``sym_fold.cpp`` into ``benchmarks/build/`` and check it on 4x4 and 5x5."""
+        source = self.find_sym_fold_source()
+        if source is None:
+            why = (
+                f"figure 17 skipped: no copy of sym_fold.cpp (set {SYM_FOLD_ENVIRONMENT} to it or to a clone of "
+                "johnowhitaker/map_folding, or put one in benchmarks/build/)"
+            )
+            say(why)
+            self.notes.append(why)
+            return
+        compiler = os.environ.get("CXX", "c++")
+        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+        common = ["-O3", "-std=c++17", "-pthread", "-o", str(SYM_FOLD_BINARY), str(source)]
+        failure = ""
+        for command in ([compiler, "-march=native", *common], [compiler, *common]):
+            try:
+                completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+            except (OSError, subprocess.SubprocessError) as error:
+                failure = str(error)
+                continue
+            if completed.returncode == 0:
+                say(f"compiled sym_fold from {source}: {' '.join(command)}")
+                self.sym_fold = SYM_FOLD_BINARY
+                break
+            failure = output_tail(completed.stderr)
+        if self.sym_fold is None:
+            why = f"figure 17 skipped: {source} did not compile ({failure})"
+            say(why)
+            self.notes.append(why)
+            return
+        for side in (4, 5):
+            folds, _ = self.run_sym_fold(side, 1)
+            self.check(f"sym_fold folds of {side}x{side}", folds, oracle_folds(self.oeis_values, (side, side)), "OEIS")
+
+    def run_sym_fold(self, side: int, threads: int) -> tuple[int | None, float | None]:
+        """One run of sym_fold on a ``side`` x ``side`` map: (folds, the ``total_s`` it reports)."""
+        if self.sym_fold is None:
+            return None, None
+        command = [str(self.sym_fold), str(side), str(threads)]
+        try:
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=False)
+            folds = int(completed.stdout.split()[0])
+            seconds = float(completed.stderr.rsplit("total_s=", 1)[1].split()[0])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as error:
+            say(f"sym_fold {side}x{side} failed: {error}")
+            return None, None
+        return folds, seconds
+
+    def time_sym_fold(self, shape: Shape, threads: int) -> Timing | None:
+        """Timings of sym_fold on a square map, by the seconds it reports itself (set-up and count)."""
+        if self.sym_fold is None:
+            return None
+        timing = Timing(program=f"sym_fold {threads}t", shape=shape_text(shape), seconds=[])
+        for run in range(self.repeats):
+            folds, seconds = self.run_sym_fold(shape[0], threads)
+            if folds is None or seconds is None:
+                return None
+            if timing.folds is not None:
+                self.check(f"sym_fold folds of {timing.shape} (run {run + 1})", folds, timing.folds, "its first run")
+            timing.folds = folds
+            timing.seconds.append(seconds)
+            say(f"sym_fold {threads}t {timing.shape}: {seconds:.3f} s (run {run + 1}/{self.repeats})")
+        timing.details = {"threads": threads}
+        self.check_against_oracle(timing, shape)
+        self.timings.append(timing)
+        return timing
 
     def find_python313(self) -> Path | None:
         """A Python 3.13 interpreter: ``$PEER_PYTHON``, pyenv's, or one on the PATH."""
@@ -690,6 +784,19 @@ class Bench:
                 self.check(f"mapfold folds of {ours.shape}", ours.folds, plain.folds, "plain_walk C")
             self.add_ratio_row(5, "mapfold 1t vs plain C walk", shape, ours, plain, 0.35)
 
+    def figure_versus_sym_fold(self) -> None:
+        """Figure 17: mapfold against sym_fold, one square map's fold total on 1 and 2 threads."""
+        shape = SYM_FOLD_SHAPES[1] if self.quick else SYM_FOLD_SHAPES[0]
+        if self.sym_fold is None:
+            say(f"figure 17 (mapfold vs sym_fold, {shape_text(shape)}) skipped: sym_fold was not built")
+            return
+        for threads in (1, 2):
+            ours = self.time_mapfold(shape, threads, False)
+            theirs = self.time_sym_fold(shape, threads)
+            if theirs is not None:
+                self.check(f"mapfold folds of {ours.shape}", ours.folds, theirs.folds, "sym_fold")
+            self.add_ratio_row(17, f"mapfold vs sym_fold, {threads}t", shape, ours, theirs, SYM_FOLD_GOAL)
+
     def figure_startup(self) -> None:
         """Figure 6: whole-process wall time of ``mapfold count 2x5``, warm numba cache and empty numba cache."""
         shape = self.plan.startup
@@ -887,6 +994,7 @@ class Bench:
     def run(self) -> None:
         """Set up, warm up, and measure every figure."""
         self.build_plain_walk()
+        self.build_sym_fold()
         self.set_up_peer()
         self.warm_up_mapfold()
         self.figure_versus_peer_folds()
@@ -894,6 +1002,7 @@ class Bench:
         self.figure_symmetric_cost()
         self.figure_versus_peer_symmetric()
         self.figure_versus_plain_walk()
+        self.figure_versus_sym_fold()
         self.figure_startup()
         self.figure_startup_split()
         self.figure_peak_memory()
@@ -940,7 +1049,7 @@ class Bench:
         self.rows.append(FigureRow.single(16, "list 8x8 --limit 5, process", "8x8", "mapfold list", limited, "seconds", 5))
 
     def figure_frontier(self) -> None:
-        """Figure 17: ``mapfold count 2x2x2x2x2x2x2`` (128 leaves, past one 64-bit word) on 2 threads: time and memory."""
+        """Figure 19: ``mapfold count 2x2x2x2x2x2x2`` (128 leaves, past one 64-bit word) on 2 threads: time and memory."""
         shape = (2,) * 6 if self.quick else (2,) * 7
         arguments = ["count", shape_text(shape), "--threads", "2", "--json", "--no-progress"]
         seconds: float | None = None
@@ -958,9 +1067,9 @@ class Bench:
             say(f"mapfold {' '.join(arguments)}: {seconds:.2f} s, max RSS {mebibytes:.0f} MiB")
         except (OSError, RuntimeError, ValueError, KeyError) as error:
             self.notes.append(f"frontier figure failed: {error}")
-        self.rows.append(FigureRow.single(17, "count, 2t, process", shape_text(shape), "mapfold count", seconds, "seconds", 60))
+        self.rows.append(FigureRow.single(19, "count, 2t, process", shape_text(shape), "mapfold count", seconds, "seconds", 60))
         self.rows.append(
-            FigureRow.single(17, "peak memory of that run", shape_text(shape), "mapfold count", mebibytes, "MiB", 1024)
+            FigureRow.single(19, "peak memory of that run", shape_text(shape), "mapfold count", mebibytes, "MiB", 1024)
         )
 
     def figure_versus_baseline(self) -> None:

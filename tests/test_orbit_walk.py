@@ -180,8 +180,8 @@ def test_a_rectangle_reduces_again_where_the_greedy_order_closes():
 
 
 @pytest.mark.parametrize("sides", [(7,), (2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
-def test_last_two_leaves_counted_without_inserting_match_inserting_them(sides):
-    """At every node lacking two leaves: the virtual insertion counts what real insertions count."""
+def test_last_two_leaves_counted_in_place_match_inserting_them(sides):
+    """At every node lacking two leaves: counting in place (restoring the pile) matches copies of it."""
     plan = make_orbit_plan(sides)
     args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
     last = plan.leaves_total - 1
@@ -189,7 +189,7 @@ def test_last_two_leaves_counted_without_inserting_match_inserting_them(sides):
     while placed < last - 1:
         nodes, _ = orbit_children(plan, nodes, placed)
         placed += 1
-    final, second_last = int(plan.order[last]), int(plan.order[last - 1])
+    second_last = int(plan.order[last - 1])
     leaf_above = np.zeros(plan.leaves_total, dtype=np.uint8)
     counted = 0
     for node in nodes:
@@ -200,9 +200,10 @@ def test_last_two_leaves_counted_without_inserting_match_inserting_them(sides):
             pile[second_last], pile[gap] = pile[gap], second_last
             inserted += bin(int(orbit_gaps(*args, last, pile))).count("1")
         pile = node.copy()
-        pile[final] = final
         cycle_above(pile, leaf_above, plan.order[0])
         assert last_leaf_completions(*args, pile, np.uint64(gaps)) == inserted
+        placed_leaves = np.isin(np.arange(plan.leaves_total), plan.order[: last - 1])  # the others' entries are scratch
+        assert np.array_equal(pile[placed_leaves], node[placed_leaves])  # the pile restored
         counted += inserted
     assert counted * plan.leaves_total == known_folds(sides)[2]
 
