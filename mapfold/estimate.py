@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from mapfold.jit.bits import popcount
+from mapfold.oeis import known_folds
 from mapfold.plan.probe import probe_tree, random_gap
 from mapfold.plan.probe_wide import orbit_descend_wide, orbit_probes_wide
 from mapfold.shape import counted_sides, validate_shape
@@ -371,6 +372,11 @@ def _estimate_orbit_walk(
     )
 
 
+#: A count of at most this many foldings never takes ten minutes: the orbit walk gives 1.4e10 foldings
+#: a second on 2 threads of the development machine on 6x6, its slowest family per folding, and more
+#: on strips and cubes; 1e12 is about 70 s there, under 10 minutes even on one thread of a machine
+#: four times slower. ``likely_over`` does not probe such a map.
+_FOLDS_NEVER_LONG = 10**12
 #: A floor on the walk's speed on one thread (nodes per second; this machine does 2e7 to 6e7): a
 #: tree smaller than this times the limit cannot take longer, so ``likely_over`` stops there.
 _SLOWEST_NODES_PER_SECOND = 5.0e6
@@ -387,6 +393,10 @@ def likely_over(shape: tuple[int, ...] | list[int], threads: int | None, seconds
 
     shape, leaves_total, _ = _tree(shape)
     if leaves_total < 3:
+        return None
+    known = known_folds(counted_sides(tuple(shape)))
+    if known is not None and known[2] <= _FOLDS_NEVER_LONG and seconds >= 600:
+        # No probe at all (it loads the estimator's compiled code: 0.2 s of a 0.9 s `count 2x5`).
         return None
     threads = threads if threads is not None else available_cpus()
     # The default count's walk: the orbit walk's tree.
