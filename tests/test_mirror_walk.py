@@ -131,7 +131,9 @@ def test_the_mirror_walk_against_the_full_stream(sides):
     assert result.sender.pushed == result.sender.consumed == result.sender.gated
 
 
-@pytest.mark.parametrize("strip", range(2, 29))
+# Strips 1 x 2 .. 1 x 28 (even) and 1 x 3 .. 1 x 21 (odd) go through the same walk, by count_folds,
+# in tests/test_symmetric_only.py; here, the walk called directly on the odd strips past them.
+@pytest.mark.parametrize("strip", [23, 25, 27])
 def test_the_mirror_walk_alone_against_the_oracle(strip):
     sequence, index = ("A007822", strip // 2) if strip % 2 == 0 else ("A000682", (strip + 1) // 2)
     assert symmetric_total_of_the_mirror_walk((strip,)) == VALUES[sequence][index]
