@@ -30,6 +30,27 @@ def package_copy(tmp_path: Path) -> Path:
     return site
 
 
+@pytest.fixture(scope="module")
+def compiled_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One package copy whose cache holds the compiled 2x5 count: the cold compile the tests below share.
+
+    Tests that edit its sources put them back (the cache is named after them and their folder).
+    """
+    root = tmp_path_factory.mktemp("compiled")
+    site = root / "site"
+    shutil.copytree(PACKAGE, site / "mapfold", ignore=shutil.ignore_patterns("__pycache__"))
+    cache_dir = root / "cache"
+    assert _count_2x5(site, cache_dir, root) == (FOLDS_2X5, "")
+    return site, cache_dir
+
+
+def _copy_of_the_cache(compiled_copy: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A test's own copy of the shared compiled cache, to damage or add to."""
+    cache_dir = tmp_path / "cache"
+    shutil.copytree(compiled_copy[1], cache_dir)
+    return cache_dir
+
+
 def _run(site: Path, cache_dir: Path | str, home: Path | str, *arguments: str) -> subprocess.CompletedProcess:
     return _python(site, cache_dir, home, "-m", "mapfold", *arguments)
 
@@ -77,9 +98,10 @@ def test_no_writable_cache_folder_warns_once_and_counts(package_copy: Path):
     assert bad_shape.returncode == 2 and len(bad_shape.stderr.splitlines()) == 1
 
 
-def test_a_damaged_cache_is_recompiled_with_one_notice(package_copy: Path, tmp_path: Path):
-    cache_dir = tmp_path / "cache"
-    assert _count_2x5(package_copy, cache_dir, tmp_path) == (FOLDS_2X5, "")
+def test_a_damaged_cache_is_recompiled_with_one_notice(compiled_copy: tuple[Path, Path], tmp_path: Path):
+    package_copy = compiled_copy[0]
+    cache_dir = _copy_of_the_cache(compiled_copy, tmp_path)
+    assert _count_2x5(package_copy, cache_dir, tmp_path) == (FOLDS_2X5, "")  # served from the copied cache, quietly
     (folder,) = cache_dir.iterdir()
     indexes = sorted(folder.glob("*.nbi"))
     data = sorted(folder.glob("*.nbc"))
@@ -95,17 +117,20 @@ def test_a_damaged_cache_is_recompiled_with_one_notice(package_copy: Path, tmp_p
     assert _count_2x5(package_copy, cache_dir, tmp_path) == (FOLDS_2X5, "")  # repaired by the recompile
 
 
-def test_an_edit_to_an_inlined_module_is_never_served_stale(package_copy: Path, tmp_path: Path):
+def test_an_edit_to_an_inlined_module_is_never_served_stale(compiled_copy: tuple[Path, Path], tmp_path: Path):
     """The worker loop (run/workers.py) has the walk (walks/lunnon.py) compiled into it: editing lunnon.py alone must show."""
-    cache_dir = tmp_path / "cache"
+    package_copy = compiled_copy[0]
+    cache_dir = _copy_of_the_cache(compiled_copy, tmp_path)
     assert _count_2x5(package_copy, cache_dir, tmp_path)[0] == FOLDS_2X5
     kernel = package_copy / "mapfold" / "walks" / "lunnon.py"
     source = kernel.read_text()
     assert "popcount(last_gaps)" in source
-    # A deliberately wrong kernel (every completion counted twice): a fresh compile cannot give the true total.
-    kernel.write_text(source.replace("popcount(last_gaps)", "2 * popcount(last_gaps)"))
-    assert _count_2x5(package_copy, cache_dir, tmp_path)[0] == 2 * FOLDS_2X5
-    kernel.write_text(source)
+    try:
+        # A deliberately wrong kernel (every completion counted twice): a fresh compile cannot give the true total.
+        kernel.write_text(source.replace("popcount(last_gaps)", "2 * popcount(last_gaps)"))
+        assert _count_2x5(package_copy, cache_dir, tmp_path)[0] == 2 * FOLDS_2X5
+    finally:
+        kernel.write_text(source)  # the shared copy's sources as they were
     assert _count_2x5(package_copy, cache_dir, tmp_path) == (FOLDS_2X5, "")  # the first folder is still good
     assert len(list(cache_dir.iterdir())) == 2  # nothing was deleted: each set of sources keeps its own
 
