@@ -308,3 +308,24 @@ def test_the_orbit_reduction_groups_the_nodes_as_whole_rows_do(shape):
     assert len(expected) < len(nodes)  # the reduction merged something
     assert np.array_equal(representatives, nodes[[first_of[key] for key in expected]])
     assert orbit_weights.tolist() == [weight_of[key] for key in expected]
+
+
+def test_a_local_count_claims_the_largest_tasks_first(monkeypatch):
+    """The workers claim orbit tasks in the order given: the planner's largest estimates first."""
+    import mapfold.run.local as local
+    from mapfold.plan.tasks import plan_orbit_tasks
+
+    given = []
+    real = local.OrbitRun
+
+    def recording(orbit_tasks, orbit_pending, *arguments, **options):
+        given.append(np.asarray(orbit_pending).copy())
+        return real(orbit_tasks, orbit_pending, *arguments, **options)
+
+    monkeypatch.setattr(local, "OrbitRun", recording)
+    result = count_folds((3, 6), threads=2, symmetric=False)
+    assert result.folds_total == VALUES["A001416"][6]
+    estimated = plan_orbit_tasks((3, 6)).estimated_nodes
+    (order,) = given
+    assert sorted(order.tolist()) == list(range(len(estimated)))  # every task, once
+    assert (np.diff(estimated[order]) <= 0).all()  # largest first
