@@ -44,6 +44,36 @@ from mapfold.walks.pile import WALK_ABORTED, cycle_above, pile_above
 _INTERRUPT_PATIENCE_SECONDS = 1.0
 
 
+#: ``_claim``'s answer when every pending task has been handed out (``WALK_ABORTED`` is the other).
+_NONE_LEFT = -2
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _claim(next_task, pending, stop_flag) -> int:
+    """The next index into ``pending`` for this worker, ``_NONE_LEFT``, or ``WALK_ABORTED`` once stopped.
+
+    Every worker loop claims this way: one atomic add, so no worker waits for another, and a look at
+    the stop flag between tasks (the walks look at it themselves between dead ends).
+    """
+    if stop_flag[0] != 0:
+        return WALK_ABORTED
+    claim = atomic_add(next_task, 0, 1)
+    if claim >= pending.shape[0]:
+        return _NONE_LEFT
+    return claim
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _publish_mirror_task(sender, lane, task, found, task_pushed, task_lane, task_found) -> None:
+    """Mark a finished mirror task: the rows its lane had published, the lane, then (released last) its foldings.
+
+    ``OrbitRun.take_finished`` reads ``task_found`` first: a value there means the other two are set.
+    """
+    task_pushed[task] = sender.rows_written(lane)
+    task_lane[task] = lane
+    atomic_store_release(task_found, task, found)
+
+
 @njit(nogil=True, cache=True)
 def _work_through_tasks(
     connection_graph,
@@ -72,11 +102,9 @@ def _work_through_tasks(
     gap_masks = np.zeros(leaves_total + 2, dtype=np.uint64)
     completions = 0
     while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        claim = atomic_add(next_task, 0, 1)
-        if claim >= pending.shape[0]:
-            return completions
+        claim = _claim(next_task, pending, stop_flag)
+        if claim < 0:
+            return completions if claim == _NONE_LEFT else WALK_ABORTED
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         pile_above(leaf_below, leaf_above)
@@ -237,11 +265,9 @@ def _work_through_orbit_subset(
     leaf_above = np.zeros(leaves_total, dtype=np.uint8)
     gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
     while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        claim = atomic_add(next_task, 0, 1)
-        if claim >= pending.shape[0]:
-            return 0
+        claim = _claim(next_task, pending, stop_flag)
+        if claim < 0:
+            return 0 if claim == _NONE_LEFT else WALK_ABORTED
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         cycle_above(leaf_below, leaf_above, order[0])
@@ -282,20 +308,16 @@ def _work_through_mirror_subset(
     gap_masks = np.zeros(width, dtype=np.uint64)
     row = np.zeros(width, dtype=np.uint8)
     while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        claim = atomic_add(next_task, 0, 1)
-        if claim >= pending.shape[0]:
-            return 0
+        claim = _claim(next_task, pending, stop_flag)
+        if claim < 0:
+            return 0 if claim == _NONE_LEFT else WALK_ABORTED
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         cycle_above(leaf_below, leaf_above, width - 1)
         found = walk_mirror_subtree(tables, leaf_below, leaf_above, placed, gap_masks, stop_flag, sender, lane, row)
         if found == WALK_ABORTED:
             return WALK_ABORTED
-        task_pushed[task] = sender.rows_written(lane)
-        task_lane[task] = lane
-        atomic_store_release(task_found, task, found)
+        _publish_mirror_task(sender, lane, task, found, task_pushed, task_lane, task_found)
         progress.update(1)
 
 
@@ -311,11 +333,9 @@ def _work_through_orbit_subset_wide(
     gap_masks = np.zeros((leaves_total, words), dtype=np.uint64)
     scratch = np.zeros(words, dtype=np.uint64)
     while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        claim = atomic_add(next_task, 0, 1)
-        if claim >= pending.shape[0]:
-            return 0
+        claim = _claim(next_task, pending, stop_flag)
+        if claim < 0:
+            return 0 if claim == _NONE_LEFT else WALK_ABORTED
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         cycle_above(leaf_below, leaf_above, tables[0][0])
@@ -339,20 +359,16 @@ def _work_through_mirror_subset_wide(
     scratch = np.zeros((1, words), dtype=np.uint64)
     row = np.zeros(width, dtype=task_rows.dtype)
     while True:
-        if stop_flag[0] != 0:
-            return WALK_ABORTED
-        claim = atomic_add(next_task, 0, 1)
-        if claim >= pending.shape[0]:
-            return 0
+        claim = _claim(next_task, pending, stop_flag)
+        if claim < 0:
+            return 0 if claim == _NONE_LEFT else WALK_ABORTED
         task = pending[claim]
         leaf_below[:] = task_rows[task]
         cycle_above(leaf_below, leaf_above, width - 1)
         found = walk_mirror_subtree_wide(tables, leaf_below, leaf_above, placed, gap_masks, scratch, stop_flag, sender, lane, row)
         if found == WALK_ABORTED:
             return WALK_ABORTED
-        task_pushed[task] = sender.rows_written(lane)
-        task_lane[task] = lane
-        atomic_store_release(task_found, task, found)
+        _publish_mirror_task(sender, lane, task, found, task_pushed, task_lane, task_found)
         progress.update(1)
 
 
