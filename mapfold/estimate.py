@@ -352,7 +352,7 @@ def _estimate_orbit_walk(
     if plan.wide:
         words = plan.prefix_masks.shape[1]
         gap_masks = np.zeros((leaves_total, words), dtype=np.uint64)
-        scratch = np.zeros(words, dtype=np.uint64)
+        scratch = np.zeros((2, words), dtype=np.uint64)
     else:
         gap_masks = np.zeros(leaves_total + 1, dtype=np.uint64)
 

@@ -331,7 +331,7 @@ def _work_through_orbit_subset_wide(
     leaf_below = np.empty(leaves_total, dtype=task_rows.dtype)
     leaf_above = np.zeros(leaves_total, dtype=task_rows.dtype)
     gap_masks = np.zeros((leaves_total, words), dtype=np.uint64)
-    scratch = np.zeros(words, dtype=np.uint64)
+    scratch = np.zeros((2, words), dtype=np.uint64)
     while True:
         claim = _claim(next_task, pending, stop_flag)
         if claim < 0:

@@ -17,10 +17,11 @@ shift)``, where ``prefix_masks`` is ``(N, words)``. Leaves are ``uint8`` up to 2
 The walk
 --------
 Lunnon's depth-first walk, as in the one-word module: a gap set per level (``gap_masks``, ``(N,
-words)``), the lowest gap taken first, a leaf removed on the way back. At the second-last leaf the
-walk inserts it at each of its gaps and adds the last leaf's number of gaps (its completions), never
-placing the last leaf. The one-word module's interleaved pair of walks for the last two leaves is a
-speed trick only; here each walk runs alone.
+words)``), the lowest gap taken first, a leaf removed on the way back. The walk's own gap sets come
+from ``_walk_gaps``, with the one-word walk's two speed-ups (issue 18): the first two constraints of
+a leaf walked together, and the second-last leaf put into each of its gaps through ``leaf_below``
+alone (two stores, one to take it out). The last leaf is never placed: its number of gaps is the
+node's completions. The planner and the probes use ``wide_orbit_gaps``, which leaves the pile alone.
 """
 
 from __future__ import annotations
@@ -104,25 +105,79 @@ def wide_orbit_gaps(tables, position, leaf_below, masks, row, scratch) -> bool:
     return left != _ZERO
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _walk_gaps(tables, position, leaf_below, masks, row, pair) -> bool:
+    """``wide_orbit_gaps`` for the walk's own pile, its first two constraints walked together.
+
+    As the one-word ``orbit._walk_gaps``: ``leaf_below[leaf] = leaf`` for the leaf being placed (not
+    in the pile, so its entry is free) holds a finished walk where it is, so the loop has one exit
+    and two independent chains of loads. ``pair`` is ``(2, words)`` working space.
+    """
+    order, neighbours, jumps, constraint_start, prefix_masks, shift = tables
+    words = masks.shape[1]
+    low = (1 << shift) - 1
+    leaf = order[position]
+    constraint = constraint_start[position]
+    end = constraint_start[position + 1]
+    left = _ZERO
+    for word in range(words):
+        masks[row, word] = prefix_masks[position, word]
+        left |= prefix_masks[position, word]
+    if constraint + 2 <= end and left != _ZERO:
+        leaf_below[leaf] = leaf
+        for word in range(words):
+            pair[0, word] = _ZERO
+            pair[1, word] = _ZERO
+        first = neighbours[constraint]
+        second = neighbours[constraint + 1]
+        while first != leaf or second != leaf:
+            pair[0, np.int64(first) >> shift] |= _ONE << np.uint64(np.int64(first) & low)
+            pair[1, np.int64(second) >> shift] |= _ONE << np.uint64(np.int64(second) & low)
+            first = jumps[constraint, leaf_below[first]]
+            second = jumps[constraint + 1, leaf_below[second]]
+        left = _ZERO
+        for word in range(words):
+            masks[row, word] &= pair[0, word] & pair[1, word]
+            left |= masks[row, word]
+        constraint += 2
+    while constraint < end:
+        if left == _ZERO:
+            return False  # no other constraint can add a gap back
+        for word in range(words):
+            pair[0, word] = _ZERO
+        step = neighbours[constraint]
+        while step != leaf:
+            pair[0, np.int64(step) >> shift] |= _ONE << np.uint64(np.int64(step) & low)
+            step = jumps[constraint, leaf_below[step]]
+        left = _ZERO
+        for word in range(words):
+            masks[row, word] &= pair[0, word]
+            left |= masks[row, word]
+        constraint += 1
+    return left != _ZERO
+
+
 @njit(nogil=True, cache=True)
 def walk_orbit_subtree_wide(tables, leaf_below, leaf_above, placed, gap_masks, scratch, stop_flag) -> int:
     """Count the complete cycles below one node (the leaves of rank below ``placed`` in the pile).
 
-    As ``orbit.walk_orbit_subtree``: ``leaf_below`` and ``leaf_above`` are working space, left as
-    they came in unless the walk returns ``WALK_ABORTED`` (``stop_flag[0]`` set). ``gap_masks`` is
-    ``(N, words)``, ``scratch`` ``words`` long.
+    As ``orbit.walk_orbit_subtree``: ``leaf_below`` and ``leaf_above`` are working space, their
+    entries for the placed leaves left as they came in unless the walk returns ``WALK_ABORTED``
+    (``stop_flag[0]`` set); those of the leaves not yet placed are scratch. ``gap_masks`` is ``(N,
+    words)``; ``scratch`` is ``(2, words)`` working space.
     """
     order = tables[0]
     shift = tables[5]
     leaves_total = order.shape[0]
     last = leaves_total - 1
     if placed >= last:
-        wide_orbit_gaps(tables, last, leaf_below, gap_masks, last, scratch)
+        _walk_gaps(tables, last, leaf_below, gap_masks, last, scratch)
         return mask_count(gap_masks, last)
+    second_last = order[last - 1]
     completions = 0
     dead_ends = 0
     position = placed
-    wide_orbit_gaps(tables, position, leaf_below, gap_masks, position, scratch)
+    _walk_gaps(tables, position, leaf_below, gap_masks, position, scratch)
     while True:
         gap = take_lowest(gap_masks, position, shift)
         if gap < 0:
@@ -136,14 +191,18 @@ def walk_orbit_subtree_wide(tables, leaf_below, leaf_above, placed, gap_masks, s
                 if stop_flag[0] != 0:
                     return WALK_ABORTED
             continue
-        insert_leaf(leaf_below, leaf_above, order[position], gap)
         if position == last - 1:
-            if wide_orbit_gaps(tables, last, leaf_below, gap_masks, last, scratch):
+            # The second-last leaf in for a moment, through leaf_below alone: the last leaf's gaps
+            # are all the walk reads, and the entry of ``gap`` is put back.
+            leaf_below[second_last] = leaf_below[gap]
+            leaf_below[gap] = second_last
+            if _walk_gaps(tables, last, leaf_below, gap_masks, last, scratch):
                 completions += mask_count(gap_masks, last)
-            remove_leaf(leaf_below, leaf_above, order[position])
+            leaf_below[gap] = leaf_below[second_last]
         else:
+            insert_leaf(leaf_below, leaf_above, order[position], gap)
             position += 1
-            wide_orbit_gaps(tables, position, leaf_below, gap_masks, position, scratch)
+            _walk_gaps(tables, position, leaf_below, gap_masks, position, scratch)
     return completions
 
 
