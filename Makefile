@@ -20,8 +20,9 @@ run: $(STAMP)
 	$(BIN)/mapfold count 2x5
 	@echo "mapfold is installed in $(VENV): run $(BIN)/mapfold, or 'source $(BIN)/activate' first to type just mapfold"
 
+# Two test processes: most tests are compiles and single-threaded walks, so two halve the wait on 2 cores.
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check mapfold tests benchmarks

@@ -20,6 +20,9 @@ from mapfold.oeis import VALUES
 
 distributed = pytest.importorskip("distributed")
 
+# One test process starts the module's cluster (``make test`` runs two: pytest-xdist).
+pytestmark = pytest.mark.xdist_group("dask_cluster")
+
 
 @pytest.fixture(scope="module")
 def client():

@@ -21,6 +21,9 @@ from mapfold.oeis import VALUES
 PACKAGE = Path(mapfold.__file__).resolve().parent
 FOLDS_2X5 = VALUES["A001415"][5]
 
+# One test process makes the shared cold compile (``make test`` runs two: pytest-xdist).
+pytestmark = pytest.mark.xdist_group("jit_cache")
+
 
 @pytest.fixture
 def package_copy(tmp_path: Path) -> Path:
