@@ -166,6 +166,24 @@ def output_tail(text: str | bytes | None, characters: int = 600) -> str:
 # The oracle: OEIS values copied into mapfold.oeis
 
 
+def compile_first(attempts: Sequence[list[str]], timeout: float) -> tuple[list[str] | None, str]:
+    """Run each compiler command in turn until one succeeds: (that command, "") or (None, why the last failed).
+
+    The bench tries ``-march=native`` first and falls back to a portable build where the compiler refuses it.
+    """
+    failure = "no compiler command to try"
+    for command in attempts:
+        try:
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            failure = str(error)
+            continue
+        if completed.returncode == 0:
+            return command, ""
+        failure = output_tail(completed.stderr)
+    return None, failure
+
+
 def load_oeis_values() -> dict[str, dict[int, int]]:
     """``mapfold.oeis.VALUES``, or an empty dict (and a loud warning) when it cannot be imported."""
     try:
@@ -326,18 +344,10 @@ class Bench:
             [compiler, "-O3", "-march=native", "-o", str(PLAIN_WALK_BINARY), str(PLAIN_WALK_SOURCE)],
             [compiler, "-O3", "-o", str(PLAIN_WALK_BINARY), str(PLAIN_WALK_SOURCE)],
         )
-        failure = ""
-        for command in attempts:
-            try:
-                completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-            except (OSError, subprocess.SubprocessError) as error:
-                failure = str(error)
-                continue
-            if completed.returncode == 0:
-                say(f"compiled the plain C walk: {' '.join(command)}")
-                self.plain_walk = PLAIN_WALK_BINARY
-                break
-            failure = output_tail(completed.stderr)
+        command, failure = compile_first(attempts, timeout=120)
+        if command is not None:
+            say(f"compiled the plain C walk: {' '.join(command)}")
+            self.plain_walk = PLAIN_WALK_BINARY
         if self.plain_walk is None:
             say(f"could not compile {PLAIN_WALK_SOURCE.name}; no C figures ({failure})")
             self.notes.append(f"plain_walk.c did not compile: {failure}")
@@ -370,18 +380,10 @@ class Bench:
         compiler = os.environ.get("CXX", "c++")
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         common = ["-O3", "-std=c++17", "-pthread", "-o", str(SYM_FOLD_BINARY), str(source)]
-        failure = ""
-        for command in ([compiler, "-march=native", *common], [compiler, *common]):
-            try:
-                completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-            except (OSError, subprocess.SubprocessError) as error:
-                failure = str(error)
-                continue
-            if completed.returncode == 0:
-                say(f"compiled sym_fold from {source}: {' '.join(command)}")
-                self.sym_fold = SYM_FOLD_BINARY
-                break
-            failure = output_tail(completed.stderr)
+        command, failure = compile_first(([compiler, "-march=native", *common], [compiler, *common]), timeout=300)
+        if command is not None:
+            say(f"compiled sym_fold from {source}: {' '.join(command)}")
+            self.sym_fold = SYM_FOLD_BINARY
         if self.sym_fold is None:
             why = f"figure 17 skipped: {source} did not compile ({failure})"
             say(why)
