@@ -80,6 +80,16 @@ def test_cluster_totals_equal_the_oracle_and_the_local_count(client, shape, sequ
     assert on_cluster.threads == 2
 
 
+def test_the_cluster_counts_a_map_past_64_leaves(client):
+    """2^7 (128 leaves): the multi-word walk's tasks, uint8 rows of 128 leaves, in Dask units."""
+    result = count_folds((2,) * 7, client=client)
+    assert result.leaves == 128 and result.walk == "orbit"
+    assert result.folds_total == VALUES["A001417"][7]
+    # The wide mirror walk is checked against the brute force in test_wide.py; here the cluster's
+    # units must give what the local walk gives.
+    assert result.symmetric_folds == count_folds((2,) * 7, threads=2, folds=False).symmetric_folds
+
+
 def test_lunnons_walk_is_the_local_reference_walk_only(client):
     with pytest.raises(ValueError, match="local reference walk"):
         count_folds((2, 7), client=client, walk="lunnon")
