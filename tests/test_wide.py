@@ -172,3 +172,33 @@ def test_listing_still_refuses_past_64_leaves_in_one_line():
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 2
     assert "at most 64 leaves" in finished.stderr and "Traceback" not in finished.stderr
+
+
+def _fold_total(tasks) -> int:
+    """The fold total of an orbit task list, walked by ``OrbitRun`` on 2 threads."""
+    run = OrbitRun(tasks, np.arange(len(tasks)), None, [], threads=2)
+    run.run()
+    cycles = sum(int(weight) * int(found) for weight, found in zip(tasks.weights, run.cycles, strict=True))
+    return cycles * tasks.plan.leaves_total
+
+
+@pytest.mark.parametrize("options", [{}, WIDE], ids=["one-word", "wide"])
+@pytest.mark.parametrize("route", [1, 2])
+@pytest.mark.parametrize("dimensions", [2, 3, 4, 5, 6])
+def test_the_hypercubes_first_orbit_taken_whole_gives_a001417(dimensions, route, options, oracle):
+    """One representative of weight d! for all the d! nodes at depth d + 1, the group never listed."""
+    tasks = plan_orbit_tasks((2,) * dimensions, 16, route=route, corner_orbit=True, **options)
+    assert tasks.orbits == 1 and tasks.nodes_at_reduction == prod(range(1, dimensions + 1))
+    assert _fold_total(tasks) == oracle("A001417")[dimensions]
+
+
+def test_the_first_orbit_is_taken_whole_only_where_it_cannot_be_listed(oracle):
+    # Up to 2^8 the listed orbits stay (the journals of 2^8's campaign name their task lists).
+    for dimensions in (3, 4, 5, 6):
+        sides = (2,) * dimensions
+        default = plan_orbit_tasks(sides)
+        assert orbit_task_digest(default) == orbit_task_digest(plan_orbit_tasks(sides, corner_orbit=False))
+    # Where the d! nodes are more than the planner lists (2^9 and up), it takes the whole orbit.
+    small_cap = split_orbit_tasks(make_orbit_plan((2,) * 5), 1, 16, max_nodes=100)  # 5! = 120 nodes
+    assert small_cap.orbits == 1 and small_cap.reduced_at >= 6
+    assert _fold_total(small_cap) == oracle("A001417")[5]

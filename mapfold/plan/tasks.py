@@ -175,7 +175,9 @@ MIRROR_TASKS = 1024
 _ORBIT_PLAN_PROBES = 4
 
 
-def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS, route: int = 1, **plan_options: Any) -> Any:
+def plan_orbit_tasks(
+    sides: tuple[int, ...], min_tasks: int = MIN_TASKS, route: int = 1, corner_orbit: bool | None = None, **plan_options: Any
+) -> Any:
     """The orbit walk's deterministic task list (``walks.orbit.OrbitTasks``): the same on every run.
 
     ``split_orbit_tasks`` for ``min_tasks`` tasks, whatever the threads; then, for big trees, one
@@ -191,6 +193,9 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS, route: 
         Split for at least this many tasks.
     route
         1, or 2 for the second, independent route (``walks.group``): other trees, other orbits.
+    corner_orbit
+        As for ``walks.orbit.split_orbit_tasks`` (``None``: only where ``2^d``'s first orbit is too
+        big to list).
     plan_options
         ``wide``, ``shift``, ``leaf_dtype`` for ``walks.orbit.make_orbit_plan`` (the tests force
         the wide path on small maps; a count chooses it past 64 leaves).
@@ -204,7 +209,8 @@ def plan_orbit_tasks(sides: tuple[int, ...], min_tasks: int = MIN_TASKS, route: 
     from mapfold.plan.probe import orbit_subtree_weights
     from mapfold.walks.orbit import make_orbit_plan, orbit_children, split_orbit_tasks
 
-    tasks = split_orbit_tasks(make_orbit_plan(tuple(sides), route=route, **plan_options), 1, min_tasks)
+    plan = make_orbit_plan(tuple(sides), route=route, **plan_options)
+    tasks = split_orbit_tasks(plan, 1, min_tasks, corner_orbit=corner_orbit)
     # On big maps the rows bound the list as much as their number does.
     max_tasks = min(MAX_TASKS, MAX_TASK_BYTES // (tasks.plan.leaves_total * tasks.plan.leaf_dtype.itemsize))
     while tasks.placed_leaves < tasks.plan.leaves_total - 1 and len(tasks) > 0:

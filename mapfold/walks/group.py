@@ -41,7 +41,10 @@ node through every element; both grow with the group's order, which is ``d!`` on
 past it, only the swaps of the first ``k`` dimensions are kept (every reflection stays), ``k`` the
 largest that fits. That is a subgroup, and every argument of the orbit walk holds for any subgroup
 (its orbits are finer, so there are more representatives, each of a smaller weight: the walk below
-the reduction grows by the index of the subgroup, ``8`` on ``2^8``, ``72`` on ``2^9``).
+the reduction grows by the index of the subgroup, ``8`` on ``2^8``). On ``2^9`` and up the planner
+does not list the first orbit at all: its ``d!`` nodes are one orbit of the whole group, so one
+representative of weight ``d!`` stands for them (``walks.orbit.corner_orbit_representative``); the
+listed subgroup serves only the reductions after it.
 
 Routes
 ------

@@ -56,12 +56,25 @@ weight, stand for every node at that depth (``h`` maps the children of ``P`` ont
 ``h(P)``), so grouping them by canonical form and summing their weights gives the same total, with
 one subtree per group: representatives with a symmetry of their own have children in one orbit.
 
+The hypercube's first orbit, without listing it. On ``2^d`` (``corner`` mode) the first ``d + 1``
+leaves are leaf 0 and its ``d`` neighbours, one crease each, every crease in a class of its own
+(one per dimension), so no two can interleave: the nodes at depth ``d + 1`` are all ``d!`` cycles of
+those leaves. A swap of dimensions fixes leaf 0 and permutes its neighbours as it permutes the
+dimensions, so the ``d!`` swaps act on the cycles read downward from leaf 0 (sequences of the ``d``
+neighbours) simply transitively: the depth-``d + 1`` nodes are one orbit of the whole group. So one
+cycle, with weight ``d!``, stands for all of them (``corner_orbit_representative``), and the group
+need not be listed. The planner takes it where listing that depth is out of bounds (``d!`` above
+``MAX_ORBIT_NODES``: ``2^9`` and up), where the listed group is only a subgroup whose orbits would
+be ``d!`` over its order times finer. Reductions at later closed prefixes still use the listed
+(sub)group: they need only that its elements keep the prefix, whatever the weights of the nodes.
+
 Every per-task count is an int64 of cycles below one node (at most the map's fold total over ``N``,
 far below ``2**63`` for any map that can be counted); weights and sums are Python ints.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -519,6 +532,28 @@ def orbit_root(plan: OrbitPlan) -> np.ndarray:
     return root
 
 
+def corner_orbit_representative(plan: OrbitPlan) -> tuple[np.ndarray, int, int] | None:
+    """On ``2^d``: one node at depth ``d + 1`` standing for all ``d!`` (module docstring), or ``None``.
+
+    Returns ``(node, d + 1, d!)``: the cycle of the first ``d + 1`` leaves of the order, in that order
+    downward from leaf 0. ``None`` where the map is not ``2^d`` (``d >= 2``) or the order does not
+    start with leaf 0 and its neighbours.
+    """
+    symmetry = plan.symmetry
+    dimensions = len(symmetry.sides)
+    if symmetry.mode != "corner" or dimensions < 2:
+        return None
+    first = [int(leaf) for leaf in plan.order[: dimensions + 1]]
+    if first[0] != 0 or sorted(first[1:]) != [1 << dimension for dimension in range(dimensions)]:
+        return None
+    if dimensions + 1 not in symmetry.closed_prefixes:
+        return None
+    node = np.zeros((1, plan.leaves_total), dtype=plan.leaf_dtype)
+    for leaf, below in zip(first, first[1:] + first[:1], strict=True):
+        node[0, leaf] = below
+    return node, dimensions + 1, math.factorial(dimensions)
+
+
 def reduce_to_orbits(
     plan: OrbitPlan, nodes: np.ndarray, placed: int, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -539,7 +574,9 @@ def reduce_to_orbits(
     return nodes[first_index[by_appearance]], orbit_weights[by_appearance]
 
 
-def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_nodes: int = MAX_ORBIT_NODES) -> OrbitTasks:
+def split_orbit_tasks(
+    plan: OrbitPlan, threads: int, tasks_per_thread: int, max_nodes: int = MAX_ORBIT_NODES, corner_orbit: bool | None = None
+) -> OrbitTasks:
     """List the nodes down to the deepest closed prefix that stays small, reduce them, split on.
 
     Parameters
@@ -550,6 +587,11 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
         After the reduction, go deeper until there are ``threads * tasks_per_thread`` tasks.
     max_nodes
         The most nodes listed at one depth on the way to the reduction depth.
+    corner_orbit
+        On ``2^d``, start from ``corner_orbit_representative`` instead of listing and reducing:
+        ``None`` (the default) where the ``d!`` nodes of its depth are more than ``max_nodes``
+        (``2^9`` and up; the task lists of smaller maps stay as they were), ``True`` always (the
+        tests check it on small maps), ``False`` never.
 
     Returns
     -------
@@ -563,6 +605,15 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
     reduced_nodes, reduced_at = (nodes, 1) if 1 in plan.symmetry.closed_prefixes else (None, 0)
     closed = plan.symmetry.closed_prefixes
     group_order = plan.symmetry.group_order
+    corner = corner_orbit_representative(plan) if corner_orbit is not False else None
+    if corner is not None and (corner_orbit or math.factorial(len(plan.symmetry.sides)) > max_nodes):
+        reduced_nodes, reduced_at, corner_weight = corner
+        if reduced_at > leaves_total - 1:
+            corner = None  # 2 x 2: the orbit's depth is the whole map
+        else:
+            nodes, placed, last_usable = reduced_nodes, reduced_at, 0  # nothing to list
+    else:
+        corner = None
     while placed < last_usable:
         deeper, _ = orbit_children(plan, nodes, placed, max_nodes)
         if len(deeper) > max_nodes or len(deeper) == 0:
@@ -583,6 +634,10 @@ def split_orbit_tasks(plan: OrbitPlan, threads: int, tasks_per_thread: int, max_
         weights = np.ones(1, dtype=np.int64)
         nodes_at_reduction, orbits = 1, 1
         reduced_at = 0
+    elif corner is not None:
+        nodes, placed = reduced_nodes, reduced_at
+        weights = np.array([corner_weight], dtype=np.int64)
+        nodes_at_reduction, orbits = corner_weight, 1
     else:
         nodes, placed = reduced_nodes, reduced_at
         nodes_at_reduction = len(nodes)
