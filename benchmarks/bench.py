@@ -53,13 +53,14 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -993,30 +994,51 @@ class Bench:
                         )
                     )
 
-    def run(self) -> None:
-        """Set up, warm up, and measure every figure."""
-        self.build_plain_walk()
-        self.build_sym_fold()
-        self.set_up_peer()
+    def figures(self) -> list[tuple[tuple[int, ...], Callable[[], None]]]:
+        """Every figure method with the figure numbers its docstring names, in the order they run."""
+        methods = (
+            self.figure_versus_peer_folds,
+            self.figure_thread_scaling,
+            self.figure_symmetric_cost,
+            self.figure_versus_peer_symmetric,
+            self.figure_versus_plain_walk,
+            self.figure_versus_sym_fold,
+            self.figure_startup,
+            self.figure_startup_split,
+            self.figure_peak_memory,
+            self.figure_long_strip,
+            self.figure_checkpoint_cost,
+            self.figure_estimate_error,
+            self.figure_eta_accuracy,
+            self.figure_cluster,
+            self.figure_orbit_walk,
+            self.figure_listing,
+            self.figure_frontier,
+            self.figure_versus_baseline,
+        )
+        numbered = []
+        for method in methods:
+            # "Figure 17: ..." or "Figures 13-14: ...": the numbers before the colon.
+            heading = (method.__doc__ or "").split(":", 1)[0]
+            numbers = tuple(int(number) for number in re.findall(r"\d+", heading))
+            if len(numbers) == 2 and "-" in heading:
+                numbers = tuple(range(numbers[0], numbers[1] + 1))
+            numbered.append((numbers, method))
+        return numbered
+
+    def run(self, only: set[int] | None = None) -> None:
+        """Set up, warm up, and measure every figure (or those numbered in ``only``)."""
+        chosen = [method for numbers, method in self.figures() if only is None or only & set(numbers)]
+        needs = {method.__name__ for method in chosen}
+        if "figure_versus_plain_walk" in needs:
+            self.build_plain_walk()
+        if "figure_versus_sym_fold" in needs:
+            self.build_sym_fold()
+        if needs & {"figure_versus_peer_folds", "figure_versus_peer_symmetric"}:
+            self.set_up_peer()
         self.warm_up_mapfold()
-        self.figure_versus_peer_folds()
-        self.figure_thread_scaling()
-        self.figure_symmetric_cost()
-        self.figure_versus_peer_symmetric()
-        self.figure_versus_plain_walk()
-        self.figure_versus_sym_fold()
-        self.figure_startup()
-        self.figure_startup_split()
-        self.figure_peak_memory()
-        self.figure_long_strip()
-        self.figure_checkpoint_cost()
-        self.figure_estimate_error()
-        self.figure_eta_accuracy()
-        self.figure_cluster()
-        self.figure_orbit_walk()
-        self.figure_listing()
-        self.figure_frontier()
-        self.figure_versus_baseline()
+        for method in chosen:
+            method()
 
     def figure_listing(self) -> None:
         """Figure 16: ``mapfold list`` as a whole process: 1x16 to npy on 2 threads (time, memory), 8x8 --limit 5."""
@@ -1370,6 +1392,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="the commit figure 18 compares this tree with, side by side (default HEAD~1; '' skips it)",
     )
     parser.add_argument("--quick", action="store_true", help="small maps and 1 repeat: a smoke test of about a minute")
+    parser.add_argument(
+        "--figures",
+        default="",
+        metavar="N,N",
+        help="only these figures, by number (e.g. 17,18; default: all of them)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 3, or 1 with --quick)")
     parser.add_argument("--skip-peer", action="store_true", help="no peer venv, no peer figures")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help=f"where the JSON goes (default {RESULTS_PATH})")
@@ -1378,6 +1406,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         arguments.repeats = 1 if arguments.quick else 3
     if arguments.repeats < 1:
         parser.error("--repeats must be at least 1")
+    try:
+        arguments.figures = {int(number) for number in arguments.figures.split(",") if number.strip()} or None
+    except ValueError:
+        parser.error(f"--figures takes figure numbers separated by commas, not {arguments.figures!r}")
     return arguments
 
 
@@ -1391,7 +1423,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     bench = Bench(repeats=arguments.repeats, quick=arguments.quick, skip_peer=arguments.skip_peer)
     bench.baseline = arguments.baseline
-    bench.run()
+    bench.run(arguments.figures)
     total_seconds = time.perf_counter() - started
     environment["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
