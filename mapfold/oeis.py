@@ -1,10 +1,16 @@
-"""Known values of the map-folding sequences, copied from the OEIS b-files.
+"""Known values of the map-folding sequences, copied from the OEIS b-files, and the terms counted here.
 
 mapfold shows the known value beside a count it reproduces, so a user sees at once that the count
 checks out. Tests compare these copies with the b-files themselves.
+
+``COUNTED_HERE`` holds terms that are in none of those b-files and that mapfold counted itself, each
+by two routes that agree. They are claims, not oracles: no test asserts them, ``known_folds`` never
+returns them, and the table shows them as "counted by mapfold", never as a match.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 #: Sequence id -> what a(n) is.
 DESCRIPTIONS: dict[str, str] = {
@@ -308,3 +314,60 @@ def known_symmetric(sides: tuple[int, ...]) -> tuple[str, int, int] | None:
     sequence, index = ("A007822", strip // 2) if strip % 2 == 0 else ("A000682", (strip + 1) // 2)
     value = VALUES[sequence].get(index)
     return (sequence, index, value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class CountedTerm:
+    """A term that mapfold counted and no copied b-file holds.
+
+    Attributes
+    ----------
+    value
+        a(n), as both routes counted it.
+    how
+        One line: the routes, the version and where the record is.
+    """
+
+    value: int
+    how: str
+
+
+#: Sequence id -> {n: the term as mapfold counted it}. See the module docstring.
+COUNTED_HERE: dict[str, dict[int, CountedTerm]] = {
+    "A001417": {
+        8: CountedTerm(
+            value=787_334_257_704_960,
+            how=(
+                "counted by mapfold 0.2.0 on 2026-12-03 by two routes that agree (4,511 and 8,854 tasks; "
+                "campaigns/README.md); the OEIS b-file ends at a(7)"
+            ),
+        ),
+    },
+}
+
+
+def counted_folds(sides: tuple[int, ...]) -> tuple[str, int, CountedTerm] | None:
+    """The term mapfold counted for a map with these sides (``COUNTED_HERE``), if there is one.
+
+    Parameters
+    ----------
+    sides
+        As for ``known_folds``.
+
+    Returns
+    -------
+    tuple or None
+        ``(sequence id, n, CountedTerm)``; ``None`` where no counted term covers the map, and
+        always where ``known_folds`` has an OEIS value.
+    """
+    if known_folds(sides) is not None:
+        return None
+    ordered = sorted(sides)
+    candidates = []
+    if ordered and all(side == 2 for side in ordered):
+        candidates.append(("A001417", len(ordered)))
+    for sequence, index in candidates:
+        term = COUNTED_HERE.get(sequence, {}).get(index)
+        if term is not None:
+            return sequence, index, term
+    return None

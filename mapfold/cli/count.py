@@ -21,7 +21,7 @@ from rich.table import Table
 
 from mapfold.cli.common import check_threads, duration, fail, sides_or_fail, stderr, stdout
 from mapfold.limits import CLUSTER_TASKS_PER_THREAD, MAX_TASKS, MAX_THREADS, MIN_TASKS, SENDER_MAX_BYTES, THREADS_PER_CPU_CAP
-from mapfold.oeis import known_folds, known_symmetric
+from mapfold.oeis import counted_folds, known_folds, known_symmetric
 from mapfold.results import CountInterrupted, CountResult, WorkerError
 from mapfold.run.journal import JournalError, JournalWriteError, check_journal_path
 from mapfold.shape import MAX_LEAVES, counted_sides, format_shape
@@ -355,6 +355,12 @@ def _table(result: CountResult) -> Table:
             sequence, index, expected = known
             verdict = "matches" if value == expected else "DIFFERS"
             table.add_row(f"OEIS {sequence}({index})", f"{expected:,} ({what}: {verdict})")
+    counted = counted_folds(sides)
+    if counted is not None and result.folds_total is not None:
+        # Our own earlier count, not an oracle: say whether this run repeats it, never "matches".
+        sequence, index, term = counted
+        verdict = "the same" if result.folds_total == term.value else "DIFFERENT"
+        table.add_row(f"{sequence}({index}), no OEIS value", f"{term.value:,} counted by mapfold ({verdict})")
     table.add_row("walk", _walk_name(result))
     table.add_row("threads", str(result.threads))
     table.add_row("tasks", str(result.tasks))
