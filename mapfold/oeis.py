@@ -5,7 +5,7 @@ checks out. Tests compare these copies with the b-files themselves.
 
 ``COUNTED_HERE`` holds terms that are in none of those b-files and that mapfold counted itself, each
 by two routes that agree. They are claims, not oracles: no test asserts them, ``known_folds`` never
-returns them, and the table shows them as "counted by mapfold", never as a match.
+returns them, and the table shows them as "by mapfold ... (ours, not OEIS)", never as a match.
 """
 
 from __future__ import annotations

@@ -57,9 +57,9 @@ def test_counted_folds_stays_out_of_maps_the_oeis_covers():
 def test_the_table_shows_a_counted_term_as_ours_and_never_as_a_match():
     sequence, index, term = counted_folds((2,) * 8)
     same = _shown(_result((2,) * 8, term.value))
-    assert f"{sequence}({index}), no OEIS value" in same
-    assert "counted by mapfold (the same)" in same
+    assert f"{sequence}({index}) by mapfold" in same
+    assert "(ours, not OEIS: the same)" in same
     assert "matches" not in same and "OEIS A001417(8)" not in same
     other = _shown(_result((2,) * 8, term.value + 1))
-    assert "counted by mapfold (DIFFERENT)" in other
+    assert "(ours, not OEIS: DIFFERENT)" in other
     assert "matches" not in other

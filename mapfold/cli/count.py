@@ -360,7 +360,7 @@ def _table(result: CountResult) -> Table:
         # Our own earlier count, not an oracle: say whether this run repeats it, never "matches".
         sequence, index, term = counted
         verdict = "the same" if result.folds_total == term.value else "DIFFERENT"
-        table.add_row(f"{sequence}({index}), no OEIS value", f"{term.value:,} counted by mapfold ({verdict})")
+        table.add_row(f"{sequence}({index}) by mapfold", f"{term.value:,} (ours, not OEIS: {verdict})")
     table.add_row("walk", _walk_name(result))
     table.add_row("threads", str(result.threads))
     table.add_row("tasks", str(result.tasks))
