@@ -1310,8 +1310,8 @@ def format_value(value: float | None, kind: str) -> str:
         return "-"
     if kind == "seconds":
         return f"{value:.3f} s"
-    if kind == "MB":
-        return f"{value:.1f} MB"
+    if kind in ("MB", "MiB"):
+        return f"{value:.1f} {kind}"
     return f"{value:.3f}"
 
 
@@ -1326,7 +1326,7 @@ def render_table(rows: list[FigureRow]) -> str:
     lines: list[tuple[str, ...]] = [header]
     for row in rows:
         met = {True: "yes", False: "NO", None: "-"}[row.met]
-        if row.value_kind == "MB":
+        if row.value_kind in ("MB", "MiB"):
             first_median = format_value(row.first_value, row.value_kind)
         else:
             first_median = format_seconds(row.first_value)
