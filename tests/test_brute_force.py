@@ -111,7 +111,8 @@ def test_brute_force_stated_symmetric_totals(sides, expected):
 # --- mapfold against it --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("walk", ["orbit", "lunnon"])
+# Lunnon's walk is compiled once, in one test process (``make test`` runs two): not twice at once.
+@pytest.mark.parametrize("walk", ["orbit", pytest.param("lunnon", marks=pytest.mark.xdist_group("lunnon_compile"))])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("sides", SMALL_SHAPES + LARGER_SHAPES, ids=shape_id)
 def test_mapfold_matches_brute_force(sides, threads, walk):

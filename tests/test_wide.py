@@ -72,6 +72,7 @@ def test_the_wide_path_matches_the_brute_force(sides):
     assert walk_totals(sides, **WIDE) == (folds, symmetric)
 
 
+@pytest.mark.xdist_group("uint16_compile")  # the uint16 walks compile in one test process, not in two at once
 @pytest.mark.parametrize("sides", [(2, 5), (3, 3), (10,), (2, 2, 2), (2, 3)], ids=str)
 def test_the_wide_path_with_uint16_leaves_matches_the_brute_force(sides):
     assert walk_totals(sides, **WIDE_UINT16) == cached_brute_force(sides)
