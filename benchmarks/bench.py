@@ -1423,6 +1423,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     bench = Bench(repeats=arguments.repeats, quick=arguments.quick, skip_peer=arguments.skip_peer)
     bench.baseline = arguments.baseline
+    if arguments.figures is not None:
+        numbered = {number for numbers, _ in bench.figures() for number in numbers}
+        unknown = sorted(arguments.figures - numbered)
+        if unknown:
+            known = f"{min(numbered)}-{max(numbered)}"
+            print(f"bench: no figure numbered {', '.join(map(str, unknown))} (there are {known})", file=sys.stderr)
+            return 2
     bench.run(arguments.figures)
     total_seconds = time.perf_counter() - started
     environment["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
@@ -1442,6 +1449,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "mode": "quick" if arguments.quick else "full",
         "repeats": arguments.repeats,
+        # A run of some figures (--figures) writes only those: say which, so it is not read as all of them.
+        "figures": sorted(arguments.figures) if arguments.figures is not None else "all",
         "environment": environment,
         "rows": [asdict(row) for row in bench.rows],
         "timings": [

@@ -40,10 +40,10 @@ leaves onto valid cycles, and commutes with restriction to ``S`` because ``h(S) 
 the completions of a node ``P`` at depth ``K`` one-to-one onto the completions of ``h(P)``: both
 have the same number of completions. The nodes at depth ``K`` fall into orbits under ``H``; the
 total is the sum over orbits of (the orbit's number of nodes) x (the completions of any one member).
-The weight of a representative is counted, not derived: every node at depth ``K`` is listed, mapped
-to its canonical form (the least code over ``H`` of the cycle read from its least leaf), and the
-nodes sharing a form are counted. The orbit is all of them because the set of depth-``K`` nodes is
-mapped onto itself by ``H``. Deeper task nodes inherit their ancestor's weight.
+The weight of a representative is counted, not derived (except the hypercube's first orbit, below):
+every node at depth ``K`` is listed, mapped to its canonical form (the least code over ``H`` of the
+cycle read from its least leaf), and the nodes sharing a form are counted. The orbit is all of them
+because the set of depth-``K`` nodes is mapped onto itself by ``H``. Deeper task nodes inherit their ancestor's weight.
 
 Below ``K`` nothing needs the group any more, only a fixed order (each cycle is still reached once),
 so the planner switches to the most constrained leaf first (``MapSymmetry.with_greedy_tail``).
@@ -607,11 +607,9 @@ def split_orbit_tasks(
     group_order = plan.symmetry.group_order
     corner = corner_orbit_representative(plan) if corner_orbit is not False else None
     if corner is not None and (corner_orbit or math.factorial(len(plan.symmetry.sides)) > max_nodes):
+        # d >= 2, so the orbit's depth d + 1 is at most N - 1: there is a subtree below it to walk.
         reduced_nodes, reduced_at, corner_weight = corner
-        if reduced_at > leaves_total - 1:
-            corner = None  # 2 x 2: the orbit's depth is the whole map
-        else:
-            nodes, placed, last_usable = reduced_nodes, reduced_at, 0  # nothing to list
+        nodes, placed, last_usable = reduced_nodes, reduced_at, 0  # nothing to list
     else:
         corner = None
     while placed < last_usable:
