@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 from numba_progress import ProgressBar
 
-from mapfold.jit.atomics import atomic_add, atomic_store_release
+from mapfold.jit.atomics import atomic_add, atomic_load_acquire, atomic_store_release
 from mapfold.results import SenderCounts, WorkerError
 from mapfold.run.consumer import MirroredFoldingsCheck, mirror_centre_weight
 from mapfold.run.sender import LeafBelowSender, SenderError
@@ -55,7 +55,7 @@ def _claim(next_task, pending, stop_flag) -> int:
     Every worker loop claims this way: one atomic add, so no worker waits for another, and a look at
     the stop flag between tasks (the walks look at it themselves between dead ends).
     """
-    if stop_flag[0] != 0:
+    if atomic_load_acquire(stop_flag, 0) != 0:
         return WALK_ABORTED
     claim = atomic_add(next_task, 0, 1)
     if claim >= pending.shape[0]:
@@ -72,6 +72,19 @@ def _publish_mirror_task(sender, lane, task, found, task_pushed, task_lane, task
     task_pushed[task] = sender.rows_written(lane)
     task_lane[task] = lane
     atomic_store_release(task_found, task, found)
+
+
+@njit(nogil=True, cache=True)
+def _acquired_copy(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` read entry by entry with acquire loads (the other side of ``_publish_mirror_task``).
+
+    x86 keeps plain loads in order anyway; a weakly ordered processor (ARM) might otherwise show a
+    task's foldings before the lane marks its worker wrote first.
+    """
+    copy = np.empty_like(values)
+    for index in range(values.shape[0]):
+        copy[index] = atomic_load_acquire(values, index)
+    return copy
 
 
 @njit(nogil=True, cache=True)
@@ -562,7 +575,7 @@ class OrbitRun:
         done = np.flatnonzero((self.cycles >= 0) & ~self._orbit_taken)
         self._orbit_taken[done] = True
         orbit = [(int(task), int(self.cycles[task])) for task in done]
-        found = self.mirrored.copy()  # read before the lanes' marks, which the worker wrote first
+        found = _acquired_copy(self.mirrored)  # read before the lanes' marks, which the worker wrote first
         ready = (found >= 0) & ~self._mirror_taken & (self.handled[self.mirror_lane] >= self.mirror_pushed)
         ready_tasks = np.flatnonzero(ready)
         self._mirror_taken[ready_tasks] = True
