@@ -18,8 +18,10 @@ from journal_watch import interrupt_once_journaled, journaled_tasks
 from test_brute_force import ordered_factorizations
 
 import mapfold.run.workers as workers
+import mapfold.walks.group as group
 from mapfold import count_folds
 from mapfold.oeis import VALUES, known_folds
+from mapfold.plan.tasks import plan_orbit_tasks
 from mapfold.results import WorkerError
 from mapfold.run.journal import JournalError
 from mapfold.walks.group import leaf_coordinates, map_symmetry
@@ -179,6 +181,27 @@ def test_a_rectangle_reduces_again_where_the_greedy_order_closes():
     assert count_folds((3, 7), threads=2, symmetric=False).folds_total == VALUES["A001416"][7]
 
 
+@pytest.mark.parametrize("route", [1, 2])
+@pytest.mark.parametrize("side", [3, 4, 5])
+def test_the_recent_neighbour_tie_break_counts_squares_exactly(side, route, monkeypatch):
+    """The tail rule of squares of side 6 and up, forced on small squares: another order, the same total."""
+    sides = (side, side)
+    usual = plan_orbit_tasks(sides, 64, route=route)
+    monkeypatch.setattr(group, "RECENT_TIES_MIN_SIDE", 3)
+    recent = plan_orbit_tasks(sides, 64, route=route)
+    if side >= 4:  # on 3 x 3 the two rules happen to agree
+        assert not np.array_equal(recent.plan.order, usual.plan.order)
+    weighted = sum(int(weight) * int(cycles) for weight, cycles in zip(recent.weights, _task_cycles(recent), strict=True))
+    assert weighted * side * side == VALUES["A001418"][side]
+
+
+def _task_cycles(tasks) -> np.ndarray:
+    """The cycles below each task, by the orbit walk on two threads."""
+    run = workers.OrbitRun(tasks, np.arange(len(tasks)), None, np.arange(0), threads=2)
+    run.run()
+    return run.cycles
+
+
 @pytest.mark.parametrize("sides", [(7,), (2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
 def test_last_two_leaves_counted_in_place_match_inserting_them(sides):
     """At every node lacking two leaves: counting in place (restoring the pile) matches copies of it."""
@@ -313,7 +336,6 @@ def test_the_orbit_reduction_groups_the_nodes_as_whole_rows_do(shape):
 def test_a_local_count_claims_the_largest_tasks_first(monkeypatch):
     """The workers claim orbit tasks in the order given: the planner's largest estimates first."""
     import mapfold.run.local as local
-    from mapfold.plan.tasks import plan_orbit_tasks
 
     given = []
     real = local.OrbitRun

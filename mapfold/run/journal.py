@@ -278,9 +278,11 @@ class Journal:
         expected = dict(wanted, journal=JOURNAL_KIND, format=JOURNAL_FORMAT)
         for key, value in expected.items():
             if header.get(key) != value:
+                # A task list can change between versions (a new insertion order): name the one that wrote it.
+                writer = f"mapfold {header['mapfold']}" if isinstance(header.get("mapfold"), str) else "the mapfold that wrote it"
                 raise JournalError(
                     f"{self.path} is a journal of another count ({key} is {header.get(key)!r} there, {value!r} here); "
-                    "use another file or the command that wrote it"
+                    f"use another file, or resume it with the command and the {writer} that wrote it"
                 )
         return header
 

@@ -184,6 +184,12 @@ class MapSymmetry:
         in 1.5-1.75x less time than continuing shell by shell. The closed prefixes up to ``fixed``
         stay closed; later ones are whichever prefixes of the new order the group happens to keep
         (on a square, the centre block once its corners are in), found by testing each.
+
+        On squares of side 6 and more (``RECENT_TIES_MIN_SIDE``) a tie goes first to the leaf next to
+        the most recently placed one, so the pile grows around one front: 6x6 counts in 0.89x the
+        time (three alternating pairs, 12.1/11.6/11.9 s against 14.1/12.9/13.4 s). Elsewhere it did
+        not pay (5x6 1.01, 4x7 1.00, 3x10 1.01, 2x15 0.98, 3x3x4 0.96) or cost (2x2x3x4 1.60,
+        2x2x2x2x3 1.27), so the lowest (route 2: highest) leaf breaks the tie there.
         """
         leaves_total = len(self.order)
         neighbours = map_neighbours(self.sides)
@@ -199,18 +205,30 @@ class MapSymmetry:
             for neighbour in neighbours[leaf]:
                 placed_neighbours[neighbour] += 1
 
+        # step_placed[leaf]: when it went in (-1: not yet), for the recent-neighbour tie-break.
+        step_placed = [-1] * leaves_total
+        recent_ties = len(self.sides) == 2 and min(self.sides) >= RECENT_TIES_MIN_SIDE and self.sides[0] == self.sides[1]
+
+        def latest_neighbour(leaf: int) -> int:
+            return max(step_placed[neighbour] for neighbour in neighbours[leaf]) if recent_ties else 0
+
         for leaf in self.order[:fixed]:
+            step_placed[int(leaf)] = len(order)
             place(int(leaf))
         while len(order) < leaves_total:
-            place(
-                max(
-                    (leaf for leaf in range(leaves_total) if not is_placed[leaf]),
-                    key=lambda leaf: (placed_neighbours[leaf], tie * leaf),
-                )
+            chosen = max(
+                (leaf for leaf in range(leaves_total) if not is_placed[leaf]),
+                key=lambda leaf: (placed_neighbours[leaf], latest_neighbour(leaf), tie * leaf),
             )
+            step_placed[chosen] = len(order)
+            place(chosen)
         checked = self.permutations if self.generators is None else self.generators
         closed = tuple(k for k in self.closed_prefixes if k <= fixed) + _closed_prefixes_after(order, checked, fixed)
         return dataclasses.replace(self, order=np.array(order, dtype=np.int64), closed_prefixes=closed)
+
+
+#: Squares of at least this side break the greedy tail's ties towards the latest placed neighbour.
+RECENT_TIES_MIN_SIDE = 6
 
 
 def _closed_prefixes_after(order: list[int], permutations: np.ndarray, fixed: int) -> tuple[int, ...]:
