@@ -27,6 +27,7 @@ from mapfold.run.journal import JournalError
 from mapfold.walks.group import leaf_coordinates, map_symmetry
 from mapfold.walks.orbit import (
     canonical_codes,
+    check_connected_order,
     cycle_above,
     last_leaf_completions,
     make_orbit_plan,
@@ -229,6 +230,18 @@ def test_last_two_leaves_counted_in_place_match_inserting_them(sides):
         assert np.array_equal(pile[placed_leaves], node[placed_leaves])  # the pile restored
         counted += inserted
     assert counted * plan.leaves_total == known_folds(sides)[2]
+
+
+def test_an_order_that_places_a_leaf_away_from_the_others_is_refused():
+    """The walks start every gap walk from a placed neighbour, so every leaf after the first needs one."""
+    import dataclasses
+
+    symmetry = map_symmetry((2, 3))
+    apart = dataclasses.replace(symmetry, order=np.array([0, 5, 1, 2, 3, 4], dtype=np.int64))  # leaf 5 is (1, 2)
+    with pytest.raises(ValueError, match="placed map neighbour"):
+        check_connected_order(make_orbit_plan((2, 3), apart))
+    joined = dataclasses.replace(symmetry, order=np.array([0, 1, 3, 2, 5, 4], dtype=np.int64))
+    check_connected_order(make_orbit_plan((2, 3), joined))
 
 
 def test_stop_flag_aborts_an_orbit_walk():
