@@ -23,14 +23,16 @@ walk collects as Lunnon's does: start just below ``n``; from a gap below ``m`` s
 step lands; stop on coming back to ``n`` (``jumps[k, n] = l``, the terminator). The mask of gaps is
 the AND over the constraints of ``l`` (up to two per dimension).
 
-The last two leaves
--------------------
+The last leaves
+---------------
 The last leaf is never inserted: its gap count is the node's number of completions. The second-last
-leaf goes into each of its gaps with ``leaf_below`` alone (two stores, one to take it out again; no
-``leaf_above``), and the last leaf's gaps are collected there like every other leaf's
-(``_walk_gaps``). (An earlier version left the second-last leaf out and walked two of its
-gaps interleaved, reading the two changed links through compares; one at a time, really inserted, is
-7-9% faster on 6x6, 2x13 and 3x8: issue 18.)
+and third-last leaves go into each of their gaps with ``leaf_below`` alone (two stores, one to take
+it out again; no ``leaf_above``), in nested loops of their own (``_last_three_completions``), and the
+tables of those three leaves are read once a task (``_read_leaf_tables``, ``_hoisted_gaps``): their
+walks are more than half of all gap computations, and 6x6 counts in about 0.9x the time of reading
+the tables once a walk in the walk's general loop (issue 18). (An earlier version left the
+second-last leaf out and walked two of its gaps interleaved, reading the two changed links through
+compares; one at a time, really inserted, is 7-9% faster on 6x6, 2x13 and 3x8.)
 
 The orbits
 ----------
@@ -361,9 +363,9 @@ def _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, 
 def _hoisted_gaps(leaf_below, jumps, neighbours, tables) -> np.uint64:
     """``_walk_gaps`` from ``_read_leaf_tables`` (``leaf_below[leaf] == leaf`` beforehand).
 
-    The walk of the bottom two leaves runs about 300 million times on 6x6 (more than half of all gap
-    computations), so ``walk_orbit_subtree`` reads their tables once a task, not once a walk: 6x6
-    and 2x15 count in about 0.92x the time (issue 18).
+    The walks of the bottom two leaves run about 300 million times on 6x6 (more than half of all gap
+    computations), so ``walk_orbit_subtree`` reads their tables once a task, not once a walk (see
+    "The last leaves" above).
     """
     leaf, first, second, first_row, second_row, usable, more, end = tables
     first_gaps = np.uint64(0)
@@ -442,7 +444,7 @@ def last_leaf_completions(order, neighbours, jumps, constraint_start, prefix_mas
 
     Each gap takes the second-last leaf for a moment (only ``leaf_below`` changes; the entries of the
     leaves in the pile are restored, those of the two missing leaves are scratch): the last leaf's
-    gap count there is the completions (see "The last two leaves" above).
+    gap count there is the completions (see "The last leaves" above).
     """
     last = order.shape[0] - 1
     last_tables = _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, last)
