@@ -232,6 +232,30 @@ def test_last_two_leaves_counted_in_place_match_inserting_them(sides):
     assert counted * plan.leaves_total == known_folds(sides)[2]
 
 
+@pytest.mark.parametrize("route", [1, 2])
+@pytest.mark.parametrize("sides", [(2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
+def test_a_walk_from_any_depth_counts_every_completion(sides, route):
+    """Every node of one depth, walked from there, adds up to the total: from the first leaf down to
+    the nodes lacking one, two or three leaves, which the walk handles each in a way of its own."""
+    plan = make_orbit_plan(sides, route=route)
+    args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    leaves_total = plan.leaves_total
+    nodes, placed = orbit_root(plan), 1
+    while True:
+        cycles = 0
+        for node in nodes:
+            leaf_below = node.copy()
+            leaf_above = np.zeros_like(leaf_below)
+            cycle_above(leaf_below, leaf_above, plan.order[0])
+            gap_masks = np.zeros(leaves_total, dtype=np.uint64)
+            cycles += walk_orbit_subtree(*args, leaf_below, leaf_above, placed, gap_masks, np.zeros(1, dtype=np.int64))
+        assert cycles * leaves_total == known_folds(sides)[2], placed
+        if placed == leaves_total - 1:
+            break
+        nodes, _ = orbit_children(plan, nodes, placed)
+        placed += 1
+
+
 def test_an_order_that_places_a_leaf_away_from_the_others_is_refused():
     """The walks start every gap walk from a placed neighbour, so every leaf after the first needs one."""
     import dataclasses
