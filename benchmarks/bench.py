@@ -408,25 +408,6 @@ class Bench:
             return None, None
         return folds, seconds
 
-    def time_sym_fold(self, shape: Shape, threads: int) -> Timing | None:
-        """Timings of sym_fold on a square map, by the seconds it reports itself (set-up and count)."""
-        if self.sym_fold is None:
-            return None
-        timing = Timing(program=f"sym_fold {threads}t", shape=shape_text(shape), seconds=[])
-        for run in range(self.repeats):
-            folds, seconds = self.run_sym_fold(shape[0], threads)
-            if folds is None or seconds is None:
-                return None
-            if timing.folds is not None:
-                self.check(f"sym_fold folds of {timing.shape} (run {run + 1})", folds, timing.folds, "its first run")
-            timing.folds = folds
-            timing.seconds.append(seconds)
-            say(f"sym_fold {threads}t {timing.shape}: {seconds:.3f} s (run {run + 1}/{self.repeats})")
-        timing.details = {"threads": threads}
-        self.check_against_oracle(timing, shape)
-        self.timings.append(timing)
-        return timing
-
     def find_python313(self) -> Path | None:
         """A Python 3.13 interpreter: ``$PEER_PYTHON``, pyenv's, or one on the PATH."""
         candidates: list[str] = []
@@ -794,11 +775,51 @@ class Bench:
             say(f"figure 17 (mapfold vs sym_fold, {shape_text(shape)}) skipped: sym_fold was not built")
             return
         for threads in (1, 2):
-            ours = self.time_mapfold(shape, threads, False)
-            theirs = self.time_sym_fold(shape, threads)
+            ours, theirs = self.time_alternating_with_sym_fold(shape, threads)
             if theirs is not None:
                 self.check(f"mapfold folds of {ours.shape}", ours.folds, theirs.folds, "sym_fold")
             self.add_ratio_row(17, f"mapfold vs sym_fold, {threads}t", shape, ours, theirs, SYM_FOLD_GOAL)
+
+    def time_alternating_with_sym_fold(self, shape: Shape, threads: int) -> tuple[Timing, Timing | None]:
+        """Figure 17's runs: a mapfold count, then a sym_fold run, ``repeats`` times over.
+
+        Taking the two in turn, not three of one and then three of the other, puts a drift in the
+        machine's speed (other work, the clock) on both sides: sym_fold alone was seen to vary from
+        11.0 to 13.4 s on one thread within minutes.
+        """
+        from mapfold import count_folds
+
+        ours = Timing(program=f"mapfold {threads}t nosym", shape=shape_text(shape), seconds=[])
+        theirs: Timing | None = Timing(program=f"sym_fold {threads}t", shape=shape_text(shape), seconds=[])
+        for run in range(self.repeats):
+            gc.collect()
+            started = time.perf_counter()
+            result = count_folds(shape, threads=threads, symmetric=False)
+            ours.seconds.append(time.perf_counter() - started)
+            if ours.folds is not None:
+                what = f"{ours.program} folds of {ours.shape} (run {run + 1})"
+                self.check(what, result.folds_total, ours.folds, "its first run")
+            ours.folds = result.folds_total
+            say(f"{ours.program} {ours.shape}: {ours.seconds[-1]:.3f} s (run {run + 1}/{self.repeats})")
+            if theirs is None:
+                continue
+            folds, seconds = self.run_sym_fold(shape[0], threads)
+            if folds is None or seconds is None:
+                theirs = None
+                continue
+            if theirs.folds is not None:
+                self.check(f"sym_fold folds of {theirs.shape} (run {run + 1})", folds, theirs.folds, "its first run")
+            theirs.folds = folds
+            theirs.seconds.append(seconds)
+            say(f"{theirs.program} {theirs.shape}: {seconds:.3f} s (run {run + 1}/{self.repeats})")
+        ours.details = {"threads": threads, "symmetric": False, "alternating_with": "sym_fold"}
+        self.check_against_oracle(ours, shape)
+        self.timings.append(ours)
+        if theirs is not None:
+            theirs.details = {"threads": threads, "alternating_with": "mapfold"}
+            self.check_against_oracle(theirs, shape)
+            self.timings.append(theirs)
+        return ours, theirs
 
     def figure_startup(self) -> None:
         """Figure 6: whole-process wall time of ``mapfold count 2x5``, warm numba cache and empty numba cache."""
