@@ -366,6 +366,8 @@ def counted_folds(sides: tuple[int, ...]) -> tuple[str, int, CountedTerm] | None
     candidates = []
     if ordered and all(side == 2 for side in ordered):
         candidates.append(("A001417", len(ordered)))
+    if ordered and all(side == 3 for side in ordered):
+        candidates.append(("A195646", len(ordered)))
     for sequence, index in candidates:
         term = COUNTED_HERE.get(sequence, {}).get(index)
         if term is not None:
