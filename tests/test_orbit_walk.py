@@ -233,7 +233,7 @@ def test_last_two_leaves_counted_in_place_match_inserting_them(sides):
 
 
 @pytest.mark.parametrize("route", [1, 2])
-@pytest.mark.parametrize("sides", [(2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
+@pytest.mark.parametrize("sides", [(7,), (2, 5), (3, 3), (3, 4), (2, 2, 2), (2, 2, 2, 2)], ids=shape_id)
 def test_a_walk_from_any_depth_counts_every_completion(sides, route):
     """Every node of one depth, walked from there, adds up to the total: from the first leaf down to
     the nodes lacking one, two or three leaves, which the walk handles each in a way of its own."""
@@ -249,6 +249,7 @@ def test_a_walk_from_any_depth_counts_every_completion(sides, route):
             cycle_above(leaf_below, leaf_above, plan.order[0])
             gap_masks = np.zeros(leaves_total, dtype=np.uint64)
             cycles += walk_orbit_subtree(*args, leaf_below, leaf_above, placed, gap_masks, np.zeros(1, dtype=np.int64))
+            assert np.array_equal(leaf_below[plan.order[:placed]], node[plan.order[:placed]])  # the pile restored
         assert cycles * leaves_total == known_folds(sides)[2], placed
         if placed == leaves_total - 1:
             break
@@ -266,6 +267,14 @@ def test_an_order_that_places_a_leaf_away_from_the_others_is_refused():
         check_connected_order(make_orbit_plan((2, 3), apart))
     joined = dataclasses.replace(symmetry, order=np.array([0, 1, 3, 2, 5, 4], dtype=np.int64))
     check_connected_order(make_orbit_plan((2, 3), joined))
+    # The walk itself refuses one too (leaf 5 of a 1 x 6 strip, third-last, has no placed neighbour).
+    strip = map_symmetry((6,))
+    plan = make_orbit_plan((6,), dataclasses.replace(strip, order=np.array([0, 1, 2, 5, 3, 4], dtype=np.int64)))
+    args = (plan.order, plan.neighbours, plan.jumps, plan.constraint_start, plan.prefix_masks)
+    leaf_below = orbit_root(plan)[0].copy()
+    leaf_above = leaf_below.copy()
+    with pytest.raises(ValueError, match="placed map neighbour"):
+        walk_orbit_subtree(*args, leaf_below, leaf_above, 1, np.zeros(6, dtype=np.uint64), np.zeros(1, dtype=np.int64))
 
 
 def test_stop_flag_aborts_an_orbit_walk():

@@ -25,10 +25,12 @@ the AND over the constraints of ``l`` (up to two per dimension).
 
 The last leaves
 ---------------
-The last leaf is never inserted: its gap count is the node's number of completions. The second-last
-and third-last leaves go into each of their gaps with ``leaf_below`` alone (two stores, one to take
-it out again; no ``leaf_above``), in nested loops of their own (``_last_three_completions``), and the
-tables of those three leaves are read once a task (``_read_leaf_tables``, ``_hoisted_gaps``): their
+The last leaf is never inserted: its gap count is the node's number of completions. Below a task
+that lacks at least four leaves, the second-last and third-last leaves go into each of their gaps
+with ``leaf_below`` alone (two stores, one to take it out again; no ``leaf_above``), in nested loops
+of their own (``_last_three_completions``; a task lacking three leaves places the third-last leaf in
+the general loop), and the tables of those three leaves are read once a task (``_read_leaf_tables``,
+``_hoisted_gaps``): their
 walks are more than half of all gap computations, and 6x6 counts in about 0.9x the time of reading
 the tables once a walk in the walk's general loop (issue 18). (An earlier version left the
 second-last leaf out and walked two of its gaps interleaved, reading the two changed links through
@@ -270,10 +272,11 @@ def make_orbit_plan(
 def check_connected_order(plan: OrbitPlan) -> None:
     """Raise ``ValueError`` unless every leaf after the first has a map neighbour placed before it.
 
-    ``walk_orbit_subtree`` reads the bottom two leaves' first constraints once a task
-    (``_read_leaf_tables``), so those leaves need one. The orbit walk's orders (shells from the
-    centre, then the greedy tail) grow one connected block; the mirror walk's, which place leaves
-    in mirrored pairs, need not, and use their own walk.
+    ``walk_orbit_subtree`` reads the first constraints of the bottom three leaves once a task
+    (``_read_leaf_tables``, which raises too, on a leaf without one), so those leaves need one.
+    The orbit walk's orders (shells from the centre, then the greedy tail) grow one connected
+    block; the mirror walk's, which place leaves in mirrored pairs, need not, and use their own
+    walk.
     """
     if plan.leaves_total > 1 and (np.diff(plan.constraint_start)[1:] == 0).any():
         raise ValueError("every leaf after the first must have a placed map neighbour")
@@ -350,11 +353,15 @@ def _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, 
     Returns ``(leaf, first, second, first_row, second_row, usable, more, end)``: the first two
     constraints' start leaves and jump rows (a leaf with one constraint walks it twice, side by
     side, which costs no time), the prefix mask, and the other constraints ``more .. end - 1``.
-    Every leaf but the first has a constraint in the orbit walk's orders (``check_connected_order``).
+    Every leaf but the first has a constraint in the orbit walk's orders (``check_connected_order``);
+    a leaf without one raises ``ValueError``.
     """
     leaf = order[position]
     start = constraint_start[position]
     end = constraint_start[position + 1]
+    if start == end:
+        # Read once a task, so this costs nothing; without it, such a leaf would walk another's rows.
+        raise ValueError("every leaf after the first must have a placed map neighbour")
     second = start + 1 if start + 1 < end else start
     return leaf, neighbours[start], neighbours[second], jumps[start], jumps[second], prefix_masks[position], second + 1, end
 
@@ -363,9 +370,9 @@ def _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, 
 def _hoisted_gaps(leaf_below, jumps, neighbours, tables) -> np.uint64:
     """``_walk_gaps`` from ``_read_leaf_tables`` (``leaf_below[leaf] == leaf`` beforehand).
 
-    The walks of the bottom two leaves run about 300 million times on 6x6 (more than half of all gap
-    computations), so ``walk_orbit_subtree`` reads their tables once a task, not once a walk (see
-    "The last leaves" above).
+    The walks of the last two leaves run about 300 million times on 6x6 (more than half of all gap
+    computations), so ``walk_orbit_subtree`` reads the tables of the last three leaves once a task,
+    not once a walk (see "The last leaves" above).
     """
     leaf, first, second, first_row, second_row, usable, more, end = tables
     first_gaps = np.uint64(0)
@@ -470,8 +477,8 @@ def walk_orbit_subtree(
         second_last_gaps = _walk_gaps(order, neighbours, jumps, constraint_start, prefix_masks, placed, leaf_below)
         return last_leaf_completions(order, neighbours, jumps, constraint_start, prefix_masks, leaf_below, second_last_gaps)
     # The bottom three leaves' tables, read once a task rather than once a walk (``_hoisted_gaps``);
-    # ``_last_three_completions`` places them. Here ``1 <= placed <= last - 2``: none of the three is
-    # the first leaf, so each has a constraint.
+    # ``_last_three_completions`` places them. Here ``1 <= placed <= last - 2`` (every caller places
+    # the first leaf): none of the three is the first leaf, so each has a constraint.
     last_tables = _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, last)
     second_last_tables = _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, last - 1)
     third_last_tables = _read_leaf_tables(order, neighbours, jumps, constraint_start, prefix_masks, last - 2)
