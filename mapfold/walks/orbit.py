@@ -30,11 +30,11 @@ that lacks at least four leaves, the second-last and third-last leaves go into e
 with ``leaf_below`` alone (two stores, one to take it out again; no ``leaf_above``), in nested loops
 of their own (``_last_three_completions``; a task lacking three leaves places the third-last leaf in
 the general loop), and the tables of those three leaves are read once a task (``_read_leaf_tables``,
-``_hoisted_gaps``): their
-walks are more than half of all gap computations, and 6x6 counts in about 0.9x the time of reading
-the tables once a walk in the walk's general loop (issue 18). (An earlier version left the
-second-last leaf out and walked two of its gaps interleaved, reading the two changed links through
-compares; one at a time, really inserted, is 7-9% faster on 6x6, 2x13 and 3x8.)
+``_hoisted_gaps``): their walks are more than half of all gap computations, and 6x6 counts in about
+0.9x the time of reading the tables once a walk in the walk's general loop (issue 18). (An earlier
+version left the second-last leaf out and walked two of its gaps interleaved, reading the two
+changed links through compares; one at a time, really inserted, is 7-9% faster on 6x6, 2x13 and
+3x8.)
 
 The orbits
 ----------
